@@ -1,0 +1,75 @@
+/**
+ * libvirt connection URIs: driver[+transport]://[user@][host][:port]/path[?param=value...]
+ * (https://libvirt.org/uri.html). Parameters meant for the client (how to reach the daemon)
+ * are split from the name sent to the daemon in CONNECT_OPEN, as libvirt's remote driver does.
+ */
+import { ErrorCode, LibvirtError } from "./errors";
+
+export type Transport = "unix" | "ssh" | "tls" | "tcp" | "ext";
+
+/** Query parameters the remote driver consumes itself; they never reach the daemon. */
+const CLIENT_PARAMS = new Set([
+  "name", "command", "socket", "auth", "netcat", "keyfile", "sshauth", "no_verify", "no_tty",
+  "pkipath", "known_hosts", "known_hosts_verify", "tls_priority", "mode", "proxy",
+]);
+
+export interface LibvirtUri {
+  /** The URI as given. */
+  readonly text: string;
+  readonly driver: string;
+  readonly transport: Transport;
+  readonly user?: string;
+  readonly host?: string;
+  readonly port?: number;
+  /** "/system", "/session", ... */
+  readonly path: string;
+  readonly params: ReadonlyMap<string, string>;
+  /** What CONNECT_OPEN receives: the URI without transport, host and client-only parameters. */
+  readonly remoteName: string;
+}
+
+export const DEFAULT_URI = "qemu:///system";
+
+/** The URI to use when the caller gave none: LIBVIRT_DEFAULT_URI, then qemu:///system. */
+export function defaultUri(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LIBVIRT_DEFAULT_URI || DEFAULT_URI;
+}
+
+export function parseUri(text: string): LibvirtUri {
+  const m = /^([a-z][a-z0-9]*)(?:\+([a-z0-9]+))?:\/\/(?:([^@/?]*)@)?(\[[^\]]+\]|[^:/?]*)(?::(\d+))?(\/[^?]*)?(?:\?(.*))?$/i.exec(text);
+  if (!m) {
+    throw new LibvirtError(
+      `invalid libvirt URI "${text}": expected driver[+transport]://[user@][host][:port]/path, e.g. qemu:///system or qemu+ssh://root@host/system`,
+      ErrorCode.INVALID_ARG,
+    );
+  }
+  const [, driver, transportText, user, hostText, portText, pathText, query] = m;
+  const host = hostText ? hostText.replace(/^\[|\]$/g, "") : undefined;
+  const transport = (transportText?.toLowerCase() ?? (host ? "tls" : "unix")) as Transport;
+  if (!["unix", "ssh", "tls", "tcp", "ext"].includes(transport)) {
+    throw new LibvirtError(`unsupported transport "${transportText}" in "${text}": use unix, ssh, tls or tcp`, ErrorCode.INVALID_ARG);
+  }
+  if (transport === "unix" && host) {
+    throw new LibvirtError(`"${text}" names a host, but the unix transport reaches only this machine: use qemu+ssh://${host}/... or qemu+tls://${host}/...`, ErrorCode.INVALID_ARG);
+  }
+  const params = new Map<string, string>();
+  const forDaemon: string[] = [];
+  for (const part of (query ?? "").split("&").filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+    const value = eq < 0 ? "" : decodeURIComponent(part.slice(eq + 1));
+    params.set(key, value);
+    if (!CLIENT_PARAMS.has(key)) forDaemon.push(part);
+  }
+  const path = pathText || "/";
+  const remoteName = params.get("name") ?? `${driver}://${path}${forDaemon.length ? "?" + forDaemon.join("&") : ""}`;
+  return {
+    text, driver: driver.toLowerCase(), transport, user: user || undefined, host,
+    port: portText ? Number(portText) : undefined, path, params, remoteName,
+  };
+}
+
+/** libvirt's boolean URI parameters are "1"/"0". */
+export function flagParam(uri: LibvirtUri, name: string): boolean {
+  return uri.params.get(name) === "1";
+}
