@@ -54,6 +54,9 @@ export class RpcConnection extends EventEmitter {
     super();
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("error", (e: Error) => this.fail(connectionLost(peer, e.message)));
+    // "end" as well as "close": a half-open duplex (a pipe to ssh) may never emit "close" after
+    // the daemon's side ends, and nothing more can arrive to settle the pending calls.
+    socket.on("end", () => this.fail(connectionLost(peer, "the daemon closed the connection")));
     socket.on("close", () => this.fail(connectionLost(peer, "the daemon closed the connection")));
   }
 
@@ -89,14 +92,16 @@ export class RpcConnection extends EventEmitter {
       program: p.program, version: PROTOCOL_VERSION, procedure: p.number,
       type: MessageType.CALL, serial, status: Status.OK,
     });
+    let packet: Buffer;
     try {
       p.args.enc(w, args);
+      packet = finishPacket(w);
     } catch (e) {
       return Promise.reject(e instanceof LibvirtError ? e : new LibvirtError(`encoding arguments of procedure ${p.number}: ${(e as Error).message}`, ErrorCode.INVALID_ARG));
     }
     return new Promise((resolve, reject) => {
       this.pending.set(serial, { ret: p.ret, resolve, reject });
-      this.socket.write(finishPacket(w));
+      this.socket.write(packet);
     });
   }
 

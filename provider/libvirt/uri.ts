@@ -52,12 +52,16 @@ export function parseUri(text: string): LibvirtUri {
   if (transport === "unix" && host) {
     throw new LibvirtError(`"${text}" names a host, but the unix transport reaches only this machine: use qemu+ssh://${host}/... or qemu+tls://${host}/...`, ErrorCode.INVALID_ARG);
   }
+  const port = portText ? Number(portText) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) {
+    throw new LibvirtError(`invalid port ${portText} in libvirt URI "${text}": expected 1..65535`, ErrorCode.INVALID_ARG);
+  }
   const params = new Map<string, string>();
   const forDaemon: string[] = [];
   for (const part of (query ?? "").split("&").filter(Boolean)) {
     const eq = part.indexOf("=");
-    const key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
-    const value = eq < 0 ? "" : decodeURIComponent(part.slice(eq + 1));
+    const key = unescapeParam(eq < 0 ? part : part.slice(0, eq), text);
+    const value = eq < 0 ? "" : unescapeParam(part.slice(eq + 1), text);
     params.set(key, value);
     if (!CLIENT_PARAMS.has(key)) forDaemon.push(part);
   }
@@ -65,8 +69,17 @@ export function parseUri(text: string): LibvirtUri {
   const remoteName = params.get("name") ?? `${driver}://${path}${forDaemon.length ? "?" + forDaemon.join("&") : ""}`;
   return {
     text, driver: driver.toLowerCase(), transport, user: user || undefined, host,
-    port: portText ? Number(portText) : undefined, path, params, remoteName,
+    port, path, params, remoteName,
   };
+}
+
+/** decodeURIComponent, but a malformed %-escape is a LibvirtError naming the URI, not a URIError. */
+function unescapeParam(s: string, text: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new LibvirtError(`invalid libvirt URI "${text}": malformed %-escape in "${s}"`, ErrorCode.INVALID_ARG);
+  }
 }
 
 /** libvirt's boolean URI parameters are "1"/"0". */

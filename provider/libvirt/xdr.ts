@@ -55,7 +55,7 @@ export class XdrWriter {
 
   /** Raw bytes followed by zero padding to a multiple of four. */
   bytes(b: Uint8Array): void {
-    const padded = (b.length + 3) & ~3;
+    const padded = b.length + (-b.length & 3);
     this.ensure(padded);
     this.buf.set(b, this.pos);
     this.buf.fill(0, this.pos + b.length, this.pos + padded);
@@ -126,7 +126,8 @@ export class XdrReader {
 
   /** n raw bytes plus their padding; a copy, so the packet buffer can be released. */
   bytes(n: number): Buffer {
-    const at = this.take((n + 3) & ~3);
+    // n + (-n & 3), not (n + 3) & ~3: 32-bit bitwise arithmetic would wrap lengths near 2^32 to 0.
+    const at = this.take(n + (-n & 3));
     return Buffer.from(this.buf.subarray(at, at + n));
   }
 
