@@ -1,0 +1,233 @@
+/**
+ * The generic dynamic provider: check, diff, create, read, update and delete for any resource
+ * described by a ResourceSpec. The spec holds what is particular to one libvirt object (its
+ * field table, validation, and how to apply changes); this file holds what every resource
+ * shares: unknown values in preview, the connection, deadlines, and errors that name the
+ * object, the host and the fix.
+ */
+import { LibvirtError } from "../libvirt/errors";
+import type { Libvirt } from "../libvirt/client";
+import { Checker, CheckFailure } from "./check";
+import { connection, resolveUri } from "./connections";
+import { diffFields, FieldDiff, FieldTable } from "./fields";
+import { retrying } from "./retry";
+
+/** Inputs every resource accepts. */
+export interface CommonInputs {
+  /** libvirt URI of the host; defaults to stack config libvirt:uri, LIBVIRT_DEFAULT_URI, qemu:///system. */
+  uri?: string;
+  /** Deadline in seconds for retries and waits within one create, update or delete (default 300). */
+  timeoutSeconds?: number;
+}
+
+export interface Context {
+  lv: Libvirt;
+  uri: string;
+  /** Milliseconds this operation may spend on retries and waits. */
+  timeoutMs: number;
+  /** Retry fn on transient libvirt errors within the operation's deadline. */
+  retry<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Thrown by create when the object exists but could not be brought to the desired state. */
+export class PartialCreateError extends Error {
+  constructor(readonly id: string, readonly properties: object, reason: string) {
+    super(reason);
+  }
+}
+
+/** What read() sees of a live object. */
+export interface LiveState<I, X> {
+  /** The object as inputs would describe it. Keys left out are not observable (uri, timeouts). */
+  live: Partial<I>;
+  /** Output-only properties: uuid, state, capacity... */
+  outputs: X;
+}
+
+/**
+ * Everything particular to one kind of libvirt object. I is its inputs, X its output-only
+ * properties; the resource's outputs are I & X, because diff only ever sees outputs.
+ */
+export interface ResourceSpec<I extends CommonInputs, X> {
+  kind: string;
+  fields: FieldTable<I>;
+  /**
+   * Inputs that name the object in libvirt (name, pool). A replacement that keeps them must
+   * delete the old object first, since libvirt will not hold two objects of one name.
+   */
+  identity: readonly (keyof I & string)[];
+  /** Validate and normalize (defaults filled, units parsed). Never touches libvirt. */
+  check(news: Record<string, unknown>, c: Checker, olds: Partial<I>): I;
+  /** 'storage pool "images"', for errors and progress. */
+  describe(inputs: Partial<I>, id?: string): string;
+  /**
+   * Make the object. `facts` are outputs libvirt cannot tell later (whether the provider built
+   * the storage); read receives them back in `recorded`. On failure create leaves nothing
+   * behind, or throws PartialCreateError.
+   */
+  create(ctx: Context, inputs: I): Promise<{ id: string; facts?: Partial<X> }>;
+  /** The live object, or undefined when it is gone. `recorded` holds the last known outputs. */
+  read(ctx: Context, id: string, recorded: Partial<I & X>): Promise<LiveState<I, X> | undefined>;
+  /** Apply the changed fields (never replacements: the engine handles those). */
+  update(ctx: Context, id: string, olds: I & X, news: I, diff: FieldDiff): Promise<void>;
+  delete(ctx: Context, id: string, olds: I & X): Promise<void>;
+}
+
+/**
+ * The live value in the shape the user wrote: for objects, only the keys the user set are
+ * compared. Without this, every default libvirt fills in (a pool's owner 0, a mode of 0755)
+ * would be a diff that never goes away.
+ */
+export function projectOnto(desired: unknown, live: unknown): unknown {
+  if (desired && typeof desired === "object" && !Array.isArray(desired) && live && typeof live === "object" && !Array.isArray(live)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(desired)) {
+      if ((desired as any)[k] === undefined) continue;
+      const v = projectOnto((desired as any)[k], (live as any)[k]);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  return live;
+}
+
+const DEFAULT_TIMEOUT_S = 300;
+
+/** Inputs as the engine will store them: state has no undefined values, so neither do we. */
+function withoutUndefined<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(withoutUndefined) as T;
+  if (v && typeof v === "object") {
+    const out: any = {};
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = withoutUndefined(x);
+    return out;
+  }
+  return v;
+}
+
+export interface DynamicProvider {
+  check(olds: any, news: any): Promise<{ inputs?: any; failures?: CheckFailure[] }>;
+  diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
+  create(inputs: any): Promise<{ id: string; outs?: any }>;
+  read(id: string, props?: any): Promise<{ id?: string; props?: any; inputs?: any }>;
+  update(id: string, olds: any, news: any): Promise<{ outs?: any }>;
+  delete(id: string, props: any): Promise<void>;
+}
+
+export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>): DynamicProvider {
+  type O = I & X;
+  const inputKeys = Object.keys(spec.fields) as (keyof I & string)[];
+
+  /** Outputs carry every input (diff only sees outputs), so inputs are a projection of them. */
+  const inputsOf = (outs: Partial<O>): I => {
+    const inputs: any = {};
+    for (const k of inputKeys) if (outs[k] !== undefined) inputs[k] = outs[k];
+    return inputs;
+  };
+
+  /** Refreshed inputs: each recorded input replaced by what libvirt holds now, in its shape. */
+  const refreshed = (recorded: I, live: Partial<I>): I => {
+    const out: any = { ...recorded };
+    for (const k of inputKeys) {
+      if (!(k in live)) continue;
+      out[k] = recorded[k] === undefined && spec.fields[k].computed ? undefined : projectOnto(recorded[k], live[k]);
+      if (out[k] === undefined) delete out[k];
+    }
+    return out;
+  };
+
+  async function context(inputs: Partial<I>): Promise<Context> {
+    const uri = resolveUri(inputs.uri);
+    const timeoutMs = (inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
+    const lv = await retrying(() => connection(uri), Math.min(timeoutMs, 30000));
+    return { lv, uri, timeoutMs, retry: (fn) => retrying(fn, timeoutMs) };
+  }
+
+  async function outputsAfterChange(ctx: Context, id: string, inputs: I, recorded: Partial<O>): Promise<O> {
+    const state = await spec.read(ctx, id, { ...recorded, ...inputs });
+    if (!state) throw new Error(`${spec.describe(inputs, id)} vanished right after it was changed`);
+    return { ...inputs, ...state.outputs };
+  }
+
+  /** Errors name the object and the host; libvirt's own message says what failed. */
+  function explain(e: unknown, inputs: Partial<I>, id?: string): Error {
+    if (e instanceof PartialCreateError) return e;
+    const what = `${spec.describe(inputs, id)} on ${resolveUri(inputs.uri)}`;
+    const message = e instanceof Error ? e.message : String(e);
+    const err = new Error(`${what}: ${message}`);
+    if (e instanceof LibvirtError) (err as any).libvirtCode = e.code;
+    return err;
+  }
+
+  function checkInputs(news: Record<string, unknown>, olds: Partial<I>): { inputs: I; failures: CheckFailure[] } {
+    const c = new Checker();
+    c.noExtraKeys("", news, inputKeys);
+    const inputs = spec.check(news, c, olds);
+    c.int("timeoutSeconds", news.timeoutSeconds, 1, 86400);
+    c.string("uri", news.uri, { pattern: /^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\//i, accepted: "a libvirt URI such as qemu:///system or qemu+ssh://user@host/system" });
+    if (news.uri !== undefined) (inputs as any).uri = news.uri;
+    if (news.timeoutSeconds !== undefined) (inputs as any).timeoutSeconds = news.timeoutSeconds;
+    // Refusals compare against the previous inputs, so a shrink fails before anything runs.
+    if (olds && Object.keys(olds).length) {
+      for (const r of diffFields(spec.fields, olds, inputs).refusals) c.fail(r.property, r.reason);
+    }
+    return { inputs: withoutUndefined(inputs), failures: c.failures };
+  }
+
+  return {
+    async check(olds, news) {
+      const { inputs, failures } = checkInputs(news, inputsOf(olds ?? {}));
+      return failures.length ? { inputs: news, failures } : { inputs };
+    },
+
+    async diff(_id, olds: O, news: I) {
+      const d = diffFields(spec.fields, inputsOf(olds), news);
+      if (!d.changed.length) return { changes: false };
+      const keepsIdentity = spec.identity.every((k) => !d.changed.includes(k));
+      return { changes: true, replaces: d.replaces, deleteBeforeReplace: d.replaces.length > 0 && keepsIdentity };
+    },
+
+    async create(inputs: I) {
+      try {
+        const ctx = await context(inputs);
+        const { id, facts } = await spec.create(ctx, inputs);
+        return { id, outs: await outputsAfterChange(ctx, id, inputs, (facts ?? {}) as Partial<O>) };
+      } catch (e) {
+        throw explain(e, inputs);
+      }
+    },
+
+    async read(id, props: O) {
+      try {
+        const recorded = inputsOf(props ?? {});
+        const ctx = await context(recorded);
+        const state = await spec.read(ctx, id, props ?? {});
+        if (!state) return {};
+        const inputs = refreshed(recorded, state.live);
+        return { id, props: { ...inputs, ...state.outputs }, inputs };
+      } catch (e) {
+        throw explain(e, props, id);
+      }
+    },
+
+    async update(id, olds: O, news: I) {
+      try {
+        const d = diffFields(spec.fields, inputsOf(olds), news);
+        for (const r of d.refusals) throw new Error(`${r.property}: ${r.reason}`);
+        const ctx = await context(news);
+        await spec.update(ctx, id, olds, news, d);
+        return { outs: await outputsAfterChange(ctx, id, news, olds) };
+      } catch (e) {
+        throw explain(e, news, id);
+      }
+    },
+
+    async delete(id, props: O) {
+      try {
+        const ctx = await context(props);
+        await spec.delete(ctx, id, props);
+      } catch (e) {
+        throw explain(e, props, id);
+      }
+    },
+  };
+}

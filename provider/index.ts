@@ -1,0 +1,30 @@
+/**
+ * The provider implementation, loaded by the serialized shim (sdk/shim.ts) inside the Pulumi
+ * dynamic-provider host. One provider object per resource kind, built from its spec.
+ */
+import { setConfiguredUri } from "./core/connections";
+import { DynamicProvider, makeProvider } from "./core/resource";
+import { storagePool } from "./resources/storagePool";
+
+const specs = {
+  StoragePool: storagePool,
+} as const;
+
+export type ResourceKind = keyof typeof specs;
+
+const providers = new Map<string, DynamicProvider>();
+
+export function resourceProvider(kind: string): DynamicProvider & { configure(req: { config: { get(key: string): string | undefined } }): Promise<void> } {
+  const spec = (specs as Record<string, any>)[kind];
+  if (!spec) throw new Error(`pulumi-libvirt has no resource kind "${kind}"; this state was written by another version: install the version that created it`);
+  let p = providers.get(kind);
+  if (!p) providers.set(kind, (p = makeProvider(spec)));
+  return {
+    ...p,
+    async configure(req) {
+      setConfiguredUri(req.config.get("libvirt:uri"));
+    },
+  };
+}
+
+export { closeAll } from "./core/connections";

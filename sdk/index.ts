@@ -1,0 +1,2 @@
+/** pulumi-libvirt: libvirt objects as Pulumi resources. */
+export { StoragePool, StoragePoolArgs } from "./storagePool";

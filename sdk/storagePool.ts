@@ -1,0 +1,26 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { StoragePoolInputs, StoragePoolOutputs } from "../provider/resources/storagePool";
+import { providerShim } from "./shim";
+import type { ArgsOf, OutputsOf } from "./types";
+
+export interface StoragePoolArgs extends ArgsOf<Omit<StoragePoolInputs, "name">> {
+  /** The pool's name in libvirt; defaults to the Pulumi resource name. */
+  name?: pulumi.Input<string>;
+}
+
+export interface StoragePool extends OutputsOf<StoragePoolInputs & StoragePoolOutputs> {}
+
+/**
+ * A libvirt storage pool: a directory, filesystem, NFS export, LVM volume group, disk or iSCSI
+ * target that holds volumes.
+ *
+ *     const pool = new libvirt.StoragePool("images", { type: "dir", target: { path: "/var/lib/libvirt/images/images" } });
+ */
+export class StoragePool extends pulumi.dynamic.Resource {
+  constructor(name: string, args: StoragePoolArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputs: Record<keyof StoragePoolOutputs, undefined> = {
+      uuid: undefined, state: undefined, capacity: undefined, allocation: undefined, available: undefined, builtByProvider: undefined,
+    };
+    super(providerShim("StoragePool"), name, { ...outputs, ...args, name: args.name ?? name }, opts, "libvirt", "StoragePool");
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Drive a provider the way the Pulumi dynamic-provider host does: serialize the shim that
+ * sdk/ passes to dynamic.Resource, revive it from that text with require-from-string, configure
+ * it, and call its methods. The revived shim loads the compiled provider from bin/, so run
+ * `npm run build` first (the test command does).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { providerShim } from "../sdk/shim";
+import { closeAll } from "../provider/core/connections";
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const requireFromString: (code: string) => any = require("require-from-string");
+
+export interface Revived {
+  check(olds: any, news: any): Promise<{ inputs?: any; failures?: { property: string; reason: string }[] }>;
+  diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
+  create(inputs: any): Promise<{ id: string; outs: any }>;
+  read(id: string, props?: any): Promise<{ id?: string; props?: any; inputs?: any }>;
+  update(id: string, olds: any, news: any): Promise<{ outs: any }>;
+  delete(id: string, props: any): Promise<void>;
+}
+
+export async function revive(kind: string, config: Record<string, string> = {}): Promise<Revived> {
+  const shim = providerShim(kind);
+  const { text } = await pulumi.runtime.serializeFunction(() => shim, { allowSecrets: true });
+  const provider = requireFromString(text).handler();
+  await provider.configure({ config: { get: (k: string) => config[k] } });
+  return provider;
+}
+
+/** check() that must pass; returns the normalized inputs. */
+export async function checked(p: Revived, news: any, olds: any = {}): Promise<any> {
+  const r = await p.check(olds, news);
+  if (r.failures?.length) throw new Error(`unexpected check failures: ${JSON.stringify(r.failures)}`);
+  return r.inputs;
+}
+
+/** The failure for one property, asserting there is one. */
+export async function failureFor(p: Revived, news: any, property: string, olds: any = {}): Promise<string> {
+  const r = await p.check(olds, news);
+  const f = r.failures?.find((x) => x.property === property);
+  if (!f) throw new Error(`expected a check failure for ${property}, got ${JSON.stringify(r.failures ?? [])}`);
+  return f.reason;
+}
+
+/**
+ * The connections the revived providers opened live in the compiled provider's module
+ * instance (bin/), not in the one ts-jest loads; close both so jest can exit.
+ */
+export async function closeProviderConnections(): Promise<void> {
+  await closeAll();
+  // The revived shim loaded bin/ through Node's own require, outside jest's module registry.
+  const nativeRequire = require("node:module").createRequire(__filename);
+  await nativeRequire("../bin/provider/index.js").closeAll();
+}
