@@ -4,10 +4,12 @@
  */
 import { setConfiguredUri } from "./core/connections";
 import { DynamicProvider, makeProvider } from "./core/resource";
+import { domain } from "./resources/domain";
 import { storagePool } from "./resources/storagePool";
 
-const specs = {
+export const specs = {
   StoragePool: storagePool,
+  Domain: domain,
 } as const;
 
 export type ResourceKind = keyof typeof specs;

@@ -1,2 +1,3 @@
 /** pulumi-libvirt: libvirt objects as Pulumi resources. */
 export { StoragePool, StoragePoolArgs } from "./storagePool";
+export { Domain, DomainArgs } from "./domain";

@@ -24,6 +24,12 @@ export interface Field {
   computed?: boolean;
   /** A reason to refuse the change from old to next (e.g. shrinking a volume), or undefined. */
   refuse?(old: any, next: any): string | undefined;
+  /**
+   * For a field whose effect is not "replace": the particular changes that replace the object
+   * anyway (a network switching between a libvirt bridge and a host device). An unknown next
+   * value counts as one.
+   */
+  replacesWhen?(old: any, next: any): boolean;
 }
 
 /** Every input of I must be declared: the compiler keeps the table complete. */
@@ -46,7 +52,7 @@ export function diffFields<I extends object>(table: FieldTable<I>, olds: Partial
     if (next === undefined && field.computed) continue;
     if (!containsUnknown(next) && isDeepStrictEqual(normalizeEmpty(old), normalizeEmpty(next))) continue;
     out.changed.push(name);
-    if (field.effect === "replace") out.replaces.push(name);
+    if (field.effect === "replace" || (field.replacesWhen && (containsUnknown(next) || field.replacesWhen(old, next)))) out.replaces.push(name);
     const reason = containsUnknown(next) ? undefined : field.refuse?.(old, next);
     if (reason) out.refusals.push({ property: name, reason });
   }

@@ -29,9 +29,14 @@ export interface Context {
   retry<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-/** Thrown by create when the object exists but could not be brought to the desired state. */
+/**
+ * Thrown by a spec's create when the object exists but could not be brought to the desired
+ * state (a domain defined but not started). The engine records it as created but not
+ * initialised, with its live state, so the next `pulumi up` finishes the job: nothing leaks and
+ * nothing is forgotten.
+ */
 export class PartialCreateError extends Error {
-  constructor(readonly id: string, readonly properties: object, reason: string) {
+  constructor(readonly id: string, reason: string) {
     super(reason);
   }
 }
@@ -56,6 +61,11 @@ export interface ResourceSpec<I extends CommonInputs, X> {
    * delete the old object first, since libvirt will not hold two objects of one name.
    */
   identity: readonly (keyof I & string)[];
+  /**
+   * Optional: whether a replacement could not exist beside the old object even under another
+   * name (a network's subnet or bridge name), so the old one must be deleted first.
+   */
+  collides?(olds: Partial<I>, news: I): boolean;
   /** Validate and normalize (defaults filled, units parsed). Never touches libvirt. */
   check(news: Record<string, unknown>, c: Checker, olds: Partial<I>): I;
   /** 'storage pool "images"', for errors and progress. */
@@ -88,6 +98,8 @@ export function projectOnto(desired: unknown, live: unknown): unknown {
     }
     return out;
   }
+  // Lists compare element by element, each in the shape the user wrote it.
+  if (Array.isArray(desired) && Array.isArray(live)) return live.map((x, i) => (i < desired.length ? projectOnto(desired[i], x) : x));
   return live;
 }
 
@@ -148,9 +160,18 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
     return { ...inputs, ...state.outputs };
   }
 
+  /** The shape the host expects for ErrorResourceInitFailed: id, the live properties, reasons. */
+  async function partiallyCreated(ctx: Context, e: PartialCreateError, inputs: I): Promise<Error> {
+    const err: any = explain(new Error(e.message), inputs, e.id);
+    const state = await spec.read(ctx, e.id, inputs as unknown as Partial<O>).catch(() => undefined);
+    err.id = e.id;
+    err.properties = state ? { ...refreshed(inputs, state.live), ...state.outputs } : inputs;
+    err.reasons = [err.message];
+    return err;
+  }
+
   /** Errors name the object and the host; libvirt's own message says what failed. */
   function explain(e: unknown, inputs: Partial<I>, id?: string): Error {
-    if (e instanceof PartialCreateError) return e;
     const what = `${spec.describe(inputs, id)} on ${resolveUri(inputs.uri)}`;
     const message = e instanceof Error ? e.message : String(e);
     const err = new Error(`${what}: ${message}`);
@@ -183,15 +204,18 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
       const d = diffFields(spec.fields, inputsOf(olds), news);
       if (!d.changed.length) return { changes: false };
       const keepsIdentity = spec.identity.every((k) => !d.changed.includes(k));
-      return { changes: true, replaces: d.replaces, deleteBeforeReplace: d.replaces.length > 0 && keepsIdentity };
+      const deleteFirst = d.replaces.length > 0 && (keepsIdentity || !!spec.collides?.(inputsOf(olds), news));
+      return { changes: true, replaces: d.replaces, deleteBeforeReplace: deleteFirst };
     },
 
     async create(inputs: I) {
+      let ctx: Context | undefined;
       try {
-        const ctx = await context(inputs);
+        ctx = await context(inputs);
         const { id, facts } = await spec.create(ctx, inputs);
         return { id, outs: await outputsAfterChange(ctx, id, inputs, (facts ?? {}) as Partial<O>) };
       } catch (e) {
+        if (e instanceof PartialCreateError && ctx) throw await partiallyCreated(ctx, e, inputs);
         throw explain(e, inputs);
       }
     },

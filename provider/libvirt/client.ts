@@ -137,6 +137,10 @@ export class Libvirt {
   async domainSetMetadata(dom: DomainRef, uri: string, key: string, xml: string | undefined, flags = 0): Promise<void> {
     await this.rpc.call(P.DOMAIN_SET_METADATA, { dom, type: DomainMetadataType.ELEMENT, metadata: xml, key, uri, flags });
   }
+  /** The <description> text; flags from constants.Impact (LIVE and CONFIG may be combined). */
+  async domainSetDescription(dom: DomainRef, text: string | undefined, flags = 0): Promise<void> {
+    await this.rpc.call(P.DOMAIN_SET_METADATA, { dom, type: DomainMetadataType.DESCRIPTION, metadata: text, key: undefined, uri: undefined, flags });
+  }
   async domainGetMetadata(dom: DomainRef, uri: string, flags = 0): Promise<string> {
     return (await this.rpc.call(P.DOMAIN_GET_METADATA, { dom, type: DomainMetadataType.ELEMENT, uri, flags })).metadata;
   }

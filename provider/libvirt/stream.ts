@@ -46,7 +46,7 @@ async function abortAndSettle(h: StreamHandle, done: Promise<void>): Promise<voi
 }
 
 export async function upload(rpc: RpcConnection, vol: StorageVolRef, source: Readable, opts: TransferOptions = {}): Promise<number> {
-  opts.signal?.throwIfAborted();
+  if (opts.signal?.aborted) throw aborted(opts.signal);
   const done = completion();
   let failed: LibvirtError | undefined;
   const h = await rpc.openStream(P.STORAGE_VOL_UPLOAD, { vol, offset: opts.offset ?? 0, length: opts.length ?? 0, flags: 0 }, () => ({
@@ -82,7 +82,7 @@ export async function upload(rpc: RpcConnection, vol: StorageVolRef, source: Rea
 }
 
 export async function download(rpc: RpcConnection, vol: StorageVolRef, dest: Writable, opts: TransferOptions = {}): Promise<number> {
-  opts.signal?.throwIfAborted();
+  if (opts.signal?.aborted) throw aborted(opts.signal);
   const done = completion();
   let received = 0;
   let writeError: Error | undefined;
@@ -92,6 +92,7 @@ export async function download(rpc: RpcConnection, vol: StorageVolRef, dest: Wri
   });
   const h = await rpc.openStream(P.STORAGE_VOL_DOWNLOAD, { vol, offset: opts.offset ?? 0, length: opts.length ?? 0, flags: 0 }, (handle) => ({
     data(chunk) {
+      if (opts.signal?.aborted) return; // aborted: drop what the daemon had already sent
       if (chunk.length === 0) {
         handle.finish(); // end of file: acknowledge, then wait for the daemon's STREAM/OK
         return;
