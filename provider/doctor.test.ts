@@ -54,7 +54,7 @@ describe("parsing", () => {
 
 describe("kvm", () => {
   const dev = (mode: number, gid = 0): Stat => ({ mode: 0o20000 | mode, uid: 0, gid });
-  const ok = { domainCaps: true as const, capsGuest: true };
+  const ok = { domainCaps: true as const, capsGuest: true, hardware: true };
 
   test("absent /dev/kvm: warning, guests still run with type qemu, fix names the modules", () => {
     const { kvm, problem } = kvmCheck({ ...ok, dev: null, qemu: QEMU });
@@ -72,6 +72,12 @@ describe("kvm", () => {
 
   test("usable /dev/kvm (group kvm) and kvm in the capabilities: available, no problem", () => {
     expect(kvmCheck({ ...ok, dev: dev(0o660, 107), qemu: QEMU })).toEqual({ kvm: { available: true, reason: expect.stringContaining("libvirt-qemu") } });
+
+  test("a /dev/kvm without vmx or svm in the host CPU is no KVM: guests would start and never boot", () => {
+    const { kvm, problem } = kvmCheck({ ...ok, hardware: false, dev: dev(0o660, 107), qemu: QEMU });
+    expect(kvm.available).toBe(false);
+    expect(problem?.problem).toMatch(/no hardware virtualization/);
+  });
     expect(kvmCheck(ok).kvm.available).toBe(true); // remote: /dev/kvm not checked
   });
 

@@ -4,6 +4,7 @@
  * (the *Problems functions, pure over plain facts) so the judgement is unit-testable without a host.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { kvmRunsGuests, parseCapabilities as parseHostFacts } from "./core/host";
 import { dirname } from "node:path";
 import { formatVersion, Libvirt } from "./libvirt/client";
 import { ErrorCode, isLibvirtError, isNotFound } from "./libvirt/errors";
@@ -102,6 +103,8 @@ export interface KvmFacts {
   domainCaps: true | string;
   /** The capabilities XML lists <domain type='kvm'/> for the host architecture. */
   capsGuest: boolean;
+  /** Whether KVM can run ordinary guests judging by the host CPU (core/host.ts kvmRunsGuests). */
+  hardware: boolean;
   /** /dev/kvm: null when absent, undefined when not checked (remote daemon). */
   dev?: Stat | null;
   qemu?: Identity;
@@ -124,6 +127,8 @@ export function kvmCheck(f: KvmFacts): { kvm: Kvm; problem?: Problem } {
     return no(`libvirt offers no kvm domain type (${f.domainCaps})`, "Load kvm_intel or kvm_amd, then restart the daemon so it re-probes qemu.");
   }
   if (!f.capsGuest) return no("the capabilities list no kvm domain for the host architecture", "Restart the daemon so it re-probes qemu; install the qemu-system package for this architecture.");
+  // /dev/kvm without vmx/svm (no nested virtualization, or a paravirtual KVM): kvm guests start and never boot.
+  if (!f.hardware) return no("the host CPU offers no hardware virtualization (no vmx or svm flag), so kvm guests would start but never boot", "Enable VT-x/AMD-V in the firmware, or nested virtualization if this host is itself a VM. The Domain resource picks type qemu here by itself.");
   return { kvm: { available: true, reason: f.dev ? `/dev/kvm is usable by ${f.qemu?.name ?? "qemu"} and libvirt offers domain type kvm` : "libvirt offers domain type kvm" } };
 }
 
@@ -301,7 +306,8 @@ export async function diagnose(uri: string = defaultUri()): Promise<DoctorReport
 
     const qemu = local ? qemuIdentity(parsed, caps.qemuLabel) : undefined;
     report.qemuUser = qemu;
-    const { kvm, problem } = kvmCheck({ domainCaps, capsGuest: caps.kvmGuest, dev: local ? stat("/dev/kvm") : undefined, qemu });
+    const hardware = kvmRunsGuests(await parseHostFacts(capsXml));
+    const { kvm, problem } = kvmCheck({ domainCaps, capsGuest: caps.kvmGuest, hardware, dev: local ? stat("/dev/kvm") : undefined, qemu });
     report.kvm = kvm;
     if (problem) report.problems.push(problem);
     report.problems.push(...networkProblems(report.networks, local && existsSync("/sys/class/net") ? readdirSync("/sys/class/net") : undefined));

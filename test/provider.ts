@@ -20,12 +20,23 @@ export interface Revived {
   delete(id: string, props: any): Promise<void>;
 }
 
+/**
+ * jest runs tests in a vm context, so objects a test builds carry that realm's prototypes, and
+ * isDeepStrictEqual in the provider (Node's realm) would find them unequal. The host hands the
+ * provider plain objects decoded in Node's own realm; so does this.
+ */
+const hostJsonParse: (text: string) => any = require("node:vm").runInThisContext("JSON.parse");
+const asHostValue = (v: unknown) => (v === undefined ? undefined : hostJsonParse(JSON.stringify(v)));
+
 export async function revive(kind: string, config: Record<string, string> = {}): Promise<Revived> {
   const shim = providerShim(kind);
   const { text } = await pulumi.runtime.serializeFunction(() => shim, { allowSecrets: true });
   const provider = requireFromString(text).handler();
   await provider.configure({ config: { get: (k: string) => config[k] } });
-  return provider;
+  const call = (method: string) => (...args: unknown[]) => provider[method](...args.map(asHostValue));
+  return {
+    check: call("check"), diff: call("diff"), create: call("create"), read: call("read"), update: call("update"), delete: call("delete"),
+  } as Revived;
 }
 
 /** check() that must pass; returns the normalized inputs. */
@@ -50,6 +61,7 @@ export async function failureFor(p: Revived, news: any, property: string, olds: 
 export async function closeProviderConnections(): Promise<void> {
   await closeAll();
   // The revived shim loaded bin/ through Node's own require, outside jest's module registry.
-  const nativeRequire = require("node:module").createRequire(__filename);
+  // jest wraps node:module; its prototype is Node's own, whose createRequire shares Node's cache.
+  const nativeRequire = Object.getPrototypeOf(require("node:module")).createRequire(__filename);
   await nativeRequire("../bin/provider/index.js").closeAll();
 }

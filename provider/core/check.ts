@@ -88,9 +88,11 @@ export class Checker {
 
   /** Keys the resource does not know are typos; say which ones exist. */
   noExtraKeys(property: string, v: Record<string, unknown> | undefined, known: readonly string[]): void {
+    // An unknown (preview) object is a string: its "keys" would be its characters.
+    if (isUnknown(v)) return;
     for (const key of Object.keys(v ?? {})) {
       if (key === "__provider") continue;
-      if (!known.includes(key)) this.fail(property ? `${property}.${key}` : key, `unknown property "${key}": accepted are ${known.join(", ")}`);
+      if (!known.includes(key)) this.fail(property ? `${property}.${key}` : key, `unknown property "${key}": accepted are ${known.join(", ") || "none"}`);
     }
   }
 }

@@ -21,6 +21,7 @@ export interface CommonInputs {
 }
 
 export interface Context {
+  /** The shared connection to the host; replaced by retry() when the daemon restarted. */
   lv: Libvirt;
   uri: string;
   /** Milliseconds this operation may spend on retries and waits. */
@@ -105,7 +106,10 @@ export function projectOnto(desired: unknown, live: unknown): unknown {
 
 const DEFAULT_TIMEOUT_S = 300;
 
-/** Inputs as the engine will store them: state has no undefined values, so neither do we. */
+/**
+ * Values as the engine stores them: state has no undefined, and the host's conversion to a
+ * protobuf Struct throws "Unexpected struct type" on one.
+ */
 function withoutUndefined<T>(v: T): T {
   if (Array.isArray(v)) return v.map(withoutUndefined) as T;
   if (v && typeof v === "object") {
@@ -151,13 +155,18 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
     const uri = resolveUri(inputs.uri);
     const timeoutMs = (inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
     const lv = await retrying(() => connection(uri), Math.min(timeoutMs, 30000));
-    return { lv, uri, timeoutMs, retry: (fn) => retrying(fn, timeoutMs) };
+    const ctx: Context = {
+      lv, uri, timeoutMs,
+      // Specs call ctx.lv afresh inside fn, so a replaced connection is picked up on the retry.
+      retry: (fn) => retrying(fn, timeoutMs, async () => { ctx.lv = await connection(uri); }),
+    };
+    return ctx;
   }
 
   async function outputsAfterChange(ctx: Context, id: string, inputs: I, recorded: Partial<O>): Promise<O> {
     const state = await spec.read(ctx, id, { ...recorded, ...inputs });
     if (!state) throw new Error(`${spec.describe(inputs, id)} vanished right after it was changed`);
-    return { ...inputs, ...state.outputs };
+    return withoutUndefined({ ...inputs, ...state.outputs });
   }
 
   /** The shape the host expects for ErrorResourceInitFailed: id, the live properties, reasons. */
@@ -165,7 +174,8 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
     const err: any = explain(new Error(e.message), inputs, e.id);
     const state = await spec.read(ctx, e.id, inputs as unknown as Partial<O>).catch(() => undefined);
     err.id = e.id;
-    err.properties = state ? { ...refreshed(inputs, state.live), ...state.outputs } : inputs;
+    // The host turns properties into a protobuf Struct, which has no place for undefined.
+    err.properties = withoutUndefined(state ? { ...refreshed(inputs, state.live), ...state.outputs } : inputs);
     err.reasons = [err.message];
     return err;
   }
@@ -189,7 +199,9 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
     if (news.timeoutSeconds !== undefined) (inputs as any).timeoutSeconds = news.timeoutSeconds;
     // Refusals compare against the previous inputs, so a shrink fails before anything runs.
     if (olds && Object.keys(olds).length) {
-      for (const r of diffFields(spec.fields, olds, inputs).refusals) c.fail(r.property, r.reason);
+      // A replacement makes a new object, so nothing is moved or shrunk: nothing to refuse.
+      const d = diffFields(spec.fields, olds, inputs);
+      if (!d.replaces.length) for (const r of d.refusals) c.fail(r.property, r.reason);
     }
     return { inputs: withoutUndefined(inputs), failures: c.failures };
   }
@@ -226,8 +238,8 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
         const ctx = await context(recorded);
         const state = await spec.read(ctx, id, props ?? {});
         if (!state) return {};
-        const inputs = refreshed(recorded, state.live);
-        return { id, props: { ...inputs, ...state.outputs }, inputs };
+        const inputs = withoutUndefined(refreshed(recorded, state.live));
+        return { id, props: withoutUndefined({ ...inputs, ...state.outputs }), inputs };
       } catch (e) {
         throw explain(e, props, id);
       }

@@ -17,8 +17,11 @@ export function isTransient(e: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Run fn, retrying transient errors with exponential backoff (0.25 s .. 5 s) until timeoutMs. */
-export async function retrying<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+/**
+ * Run fn, retrying transient errors with exponential backoff (0.25 s .. 5 s) until timeoutMs.
+ * After a lost connection, reconnect() replaces it before the next try (a daemon restart).
+ */
+export async function retrying<T>(fn: () => Promise<T>, timeoutMs: number, reconnect?: () => Promise<void>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
@@ -26,6 +29,7 @@ export async function retrying<T>(fn: () => Promise<T>, timeoutMs: number): Prom
     } catch (e) {
       if (!isTransient(e) || Date.now() + delay > deadline) throw e;
       await sleep(delay);
+      if (reconnect && isConnectionLost(e)) await reconnect().catch(() => undefined);
     }
   }
 }

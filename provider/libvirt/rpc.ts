@@ -140,7 +140,10 @@ export class RpcConnection extends EventEmitter {
   /** Ping the daemon when idle and declare it dead after interval*count seconds of silence. */
   startKeepalive(opts: KeepaliveOptions): void {
     const ms = opts.interval * 1000;
-    this.keepaliveTimer = setInterval(() => {
+    // The decision waits for setImmediate, which runs after pending socket reads: a blocked event
+    // loop must not make a live daemon look silent.
+    this.keepaliveTimer = setInterval(() => setImmediate(() => {
+      if (this.closedWith) return;
       const silent = Date.now() - this.lastHeard;
       if (silent >= ms * opts.count) {
         this.fail(connectionLost(this.peer, `no answer to keepalive for ${Math.round(silent / 1000)} s`));
@@ -148,7 +151,7 @@ export class RpcConnection extends EventEmitter {
       } else if (silent >= ms) {
         this.sendKeepalive(Keepalive.PING);
       }
-    }, ms);
+    }), ms);
     this.keepaliveTimer.unref();
   }
 

@@ -6,22 +6,25 @@
  * makes a new VM.
  */
 import { createHash } from "node:crypto";
+import { isIP } from "node:net";
+import { isDeepStrictEqual } from "node:util";
+import { Parser } from "xml2js";
 import {
   DomainCreateFlags, DomainState, DomainUndefineFlags, DomainXmlFlags, Impact, InterfaceAddressSource, MemoryFlags, VcpuFlags,
 } from "../libvirt/constants";
-import { ErrorCode, isLibvirtError, isNotFound } from "../libvirt/errors";
+import { ErrorCode, isConnectionLost, isLibvirtError, isNotFound } from "../libvirt/errors";
 import { Libvirt, uuidBytes, uuidString } from "../libvirt/client";
 import type { DomainRef } from "../libvirt/protocol";
 import { Checker, OBJECT_NAME } from "../core/check";
 import type { FieldTable } from "../core/fields";
 import { progress } from "../core/progress";
-import { CommonInputs, Context, PartialCreateError, ResourceSpec } from "../core/resource";
-import { waitFor } from "../core/retry";
-import { isUnknown } from "../core/unknown";
+import { CommonInputs, Context, PartialCreateError, projectOnto, ResourceSpec } from "../core/resource";
+import { defaultVirtType, hostFacts } from "../core/host";
+import { DeadlineError, waitFor } from "../core/retry";
+import { containsUnknown, isUnknown } from "../core/unknown";
 import {
   DiskBus, DiskDef, DomainDef, diskDeviceXml, domainFromXml, domainToXml, InterfaceDef, interfaceDeviceXml, mergeOverride,
 } from "../xml/domain";
-import { attr, children, parseRoot } from "../xml/xml";
 
 type RunState = "running" | "shutoff" | "paused";
 
@@ -62,6 +65,10 @@ export interface DomainOutputs {
 }
 
 const RESTART = "restart" as const;
+/** How often a graceful shutdown presses the ACPI power button again. */
+const SHUTDOWN_REPEAT_MS = 5000;
+/** How long a live unplug may take the guest before the device is left for the next restart. */
+const DETACH_TIMEOUT_MS = 120_000;
 export const domainFields: FieldTable<DomainInputs> = {
   name: { effect: "replace", doc: "A new name makes a new VM (libvirt renames only shut-off guests)." },
   type: { effect: "replace", computed: true, doc: "kvm or qemu; detected from the host's domain capabilities when unset." },
@@ -128,19 +135,25 @@ export function stableMac(domain: string, index: number): string {
   return `52:54:00:${[h[0], h[1], h[2]].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
 }
 
+const TARGET = { pattern: /^(vd|sd|hd)[a-z]{1,3}$/, accepted: "a device name such as vda, sdb or hdc" };
+const BUS_OF_PREFIX: Record<string, DiskBus> = { vd: "virtio", sd: "sata", hd: "ide" };
+
 function checkDisks(c: Checker, raw: unknown): DiskDef[] | undefined {
   if (raw === undefined || isUnknown(raw)) return raw as undefined;
   if (!Array.isArray(raw)) return c.fail("disks", "expected a list of disks");
+  // Targets the user chose are taken first, so a generated name never collides with a later one.
+  const explicit = new Set(raw.map((d: any) => (d && typeof d === "object" && typeof d.target === "string" ? d.target : undefined)).filter((t): t is string => !!t));
   const used = new Set<string>();
   const counters = new Map<string, number>();
-  const disks = raw.map((d: any, i): DiskDef => {
+  return raw.map((d: any, i): DiskDef => {
     const p = `disks[${i}]`;
+    if (isUnknown(d)) return d; // a whole disk not known yet (preview)
     const o = c.object(p, d) ?? {};
     c.noExtraKeys(p, o, ["device", "volume", "file", "block", "target", "bus", "format", "cache", "discard", "readonly", "serial"]);
     const device = c.oneOf(`${p}.device`, o.device, ["disk", "cdrom"] as const) ?? "disk";
     const sources = ["volume", "file", "block"].filter((k) => o[k] !== undefined);
     if (sources.length > 1) c.fail(p, `give one of volume, file or block, not ${sources.join(" and ")}`);
-    if (sources.length === 0 && device === "disk") c.fail(p, "a disk needs a source: volume ({ pool, name }), file or block");
+    if (sources.length === 0 && device === "disk") c.fail(p, "a disk needs a source: volume ({ pool, name }), file or block (only a cdrom may be empty)");
     const vol = c.object(`${p}.volume`, o.volume);
     c.noExtraKeys(`${p}.volume`, vol, ["pool", "name"]);
     if (vol && !isUnknown(o.volume)) {
@@ -149,18 +162,27 @@ function checkDisks(c: Checker, raw: unknown): DiskDef[] | undefined {
       if (vol.pool === undefined) c.fail(`${p}.volume.pool`, "the pool holding the volume is required");
       if (vol.name === undefined) c.fail(`${p}.volume.name`, "the volume name is required");
     }
-    const bus = c.oneOf(`${p}.bus`, o.bus, ["virtio", "sata", "scsi", "ide", "usb"] as const) ?? (device === "cdrom" ? "ide" : "virtio");
-    if (device === "cdrom" && bus === "virtio") c.fail(`${p}.bus`, "a cdrom cannot sit on the virtio bus: use ide, sata or scsi");
-    let target = c.string(`${p}.target`, o.target, { pattern: /^(vd|sd|hd)[a-z]{1,3}$/, accepted: "a device name such as vda, sdb or hdc" });
-    if (target === undefined && !isUnknown(o.target)) {
+    let target = c.string(`${p}.target`, o.target, TARGET);
+    const known = (v: unknown): v is string => typeof v === "string" && !isUnknown(v);
+    // The bus follows the target's prefix when only the target is given (hdc: ide, sdb: sata).
+    const inferred = known(target) ? BUS_OF_PREFIX[target.slice(0, 2)] : undefined;
+    const bus = c.oneOf(`${p}.bus`, o.bus, ["virtio", "sata", "scsi", "ide", "usb"] as const) ?? inferred ?? (device === "cdrom" ? "ide" : "virtio");
+    if (device === "cdrom" && bus === "virtio") c.fail(o.bus === undefined ? `${p}.target` : `${p}.bus`, "a cdrom cannot sit on the virtio bus: use ide (hdX), sata or scsi (sdX)");
+    if (target === undefined && !isUnknown(o.target) && known(bus)) {
       const prefix = BUS_PREFIX[bus];
       let n = counters.get(prefix) ?? 0;
-      while (used.has(targetName(prefix, n))) n++;
+      while (used.has(targetName(prefix, n)) || explicit.has(targetName(prefix, n))) n++;
       target = targetName(prefix, n);
       counters.set(prefix, n + 1);
     }
-    if (target && used.has(target)) c.fail(`${p}.target`, `${target} is used by another disk`);
-    if (target) used.add(target);
+    if (known(target)) {
+      if (used.has(target)) c.fail(`${p}.target`, `${target} is used by another disk`);
+      used.add(target);
+      if (known(bus) && !target.startsWith(BUS_PREFIX[bus])) c.fail(`${p}.target`, `${target} does not match bus ${bus}: ${bus} disks are named ${BUS_PREFIX[bus]}a, ${BUS_PREFIX[bus]}b...`);
+      if (bus === "ide" && !/^hd[a-d]$/.test(target)) c.fail(`${p}.target`, `${target}: the ide bus holds four devices, hda to hdd`);
+    }
+    const readonly = device === "cdrom" ? true : c.bool(`${p}.readonly`, o.readonly);
+    if (device === "disk" && readonly === true && (bus === "sata" || bus === "ide")) c.fail(`${p}.readonly`, `QEMU cannot make a ${bus} disk read-only: use bus virtio, scsi or usb`);
     return {
       device, bus, target: target as string,
       volume: vol as DiskDef["volume"],
@@ -169,136 +191,222 @@ function checkDisks(c: Checker, raw: unknown): DiskDef[] | undefined {
       format: c.oneOf(`${p}.format`, o.format, ["raw", "qcow2"] as const),
       cache: c.oneOf(`${p}.cache`, o.cache, ["default", "none", "writethrough", "writeback", "directsync", "unsafe"] as const),
       discard: c.oneOf(`${p}.discard`, o.discard, ["unmap", "ignore"] as const),
-      readonly: device === "cdrom" ? true : c.bool(`${p}.readonly`, o.readonly),
+      readonly,
       serial: c.string(`${p}.serial`, o.serial, { pattern: /^[A-Za-z0-9_.+-]{1,20}$/, accepted: "up to 20 letters, digits or _ . + -" }),
     };
   });
-  return disks;
 }
 
-function checkInterfaces(c: Checker, raw: unknown, name: unknown): InterfaceDef[] | undefined {
+/**
+ * Interfaces without a MAC get one generated once: an unchanged interface keeps the MAC it was
+ * given before (matched by its network, bridge or device, in order), a new one gets a MAC derived
+ * from the domain name and its position (stable across checks), skipping MACs already taken.
+ */
+function checkInterfaces(c: Checker, raw: unknown, name: unknown, olds: Partial<DomainInputs>): InterfaceDef[] | undefined {
   if (raw === undefined || isUnknown(raw)) return raw as undefined;
   if (!Array.isArray(raw)) return c.fail("interfaces", "expected a list of network interfaces");
+  const MAC_RULE = { pattern: MAC, accepted: "six hex pairs separated by colons, e.g. 52:54:00:12:34:56" };
+  const explicit = new Set(raw.map((n: any) => (n && typeof n === "object" && typeof n.mac === "string" && MAC.test(n.mac) ? n.mac.toLowerCase() : undefined)).filter((m): m is string => !!m));
+  // Interfaces alike in everything but the MAC are interchangeable: any of them may take the MAC.
+  const source = (n: any) => `${n.network !== undefined ? `network:${n.network}` : n.bridge !== undefined ? `bridge:${n.bridge}` : `macvtap:${n.macvtap}`}/${n.model ?? "virtio"}`;
+  // MACs of the previous inputs, reusable only while the domain keeps its name.
+  const reusable = olds.name === name && Array.isArray(olds.interfaces)
+    ? olds.interfaces.filter((n: any) => n && typeof n === "object" && typeof n.mac === "string" && !isUnknown(n.mac) && !explicit.has(n.mac.toLowerCase()))
+    : [];
   const macs = new Set<string>();
   return raw.map((n: any, i): InterfaceDef => {
     const p = `interfaces[${i}]`;
+    if (isUnknown(n)) return n; // a whole interface not known yet (preview)
     const o = c.object(p, n) ?? {};
     c.noExtraKeys(p, o, ["network", "bridge", "macvtap", "model", "mac"]);
     const kinds = ["network", "bridge", "macvtap"].filter((k) => o[k] !== undefined);
     if (kinds.length !== 1) c.fail(p, `give exactly one of network (a libvirt network), bridge (a host bridge) or macvtap (a host device)${kinds.length ? `, not ${kinds.join(" and ")}` : ""}`);
-    let mac = c.string(`${p}.mac`, o.mac, { pattern: MAC, accepted: "six hex pairs separated by colons, e.g. 52:54:00:12:34:56" });
-    if (mac && parseInt(mac.slice(0, 2), 16) & 1) c.fail(`${p}.mac`, `${mac} is a multicast address: the first byte must be even`);
-    if (mac === undefined && !isUnknown(o.mac) && typeof name === "string") mac = stableMac(name, i);
-    if (mac && macs.has(mac.toLowerCase())) c.fail(`${p}.mac`, `${mac} is used by another interface`);
-    if (mac) macs.add(mac.toLowerCase());
+    let mac = c.string(`${p}.mac`, o.mac, MAC_RULE)?.toLowerCase();
+    if (mac && !isUnknown(mac) && parseInt(mac.slice(0, 2), 16) & 1) c.fail(`${p}.mac`, `${mac} is a multicast address: the first byte must be even`);
+    if (mac === undefined && !isUnknown(o.mac) && typeof name === "string" && !isUnknown(name) && kinds.length === 1 && !containsUnknown(o[kinds[0]])) {
+      const k = reusable.findIndex((old: any) => source(old) === source(o) && !macs.has(old.mac.toLowerCase()));
+      if (k >= 0) mac = (reusable.splice(k, 1)[0] as InterfaceDef).mac.toLowerCase();
+      else {
+        const taken = (m: string) => macs.has(m) || explicit.has(m) || reusable.some((old: any) => old.mac.toLowerCase() === m);
+        for (let salt = i; taken((mac = stableMac(name, salt))); salt += raw.length);
+      }
+    }
+    if (mac && !isUnknown(mac)) {
+      if (macs.has(mac)) c.fail(`${p}.mac`, `${mac} is used by another interface`);
+      macs.add(mac);
+    }
     return {
       network: c.string(`${p}.network`, o.network, OBJECT_NAME),
       bridge: c.string(`${p}.bridge`, o.bridge, { pattern: /^[A-Za-z0-9_.:-]{1,15}$/, accepted: "a host bridge name of up to 15 characters" }),
       macvtap: c.string(`${p}.macvtap`, o.macvtap, { pattern: /^[A-Za-z0-9_.:-]{1,15}$/, accepted: "a host network device name of up to 15 characters" }),
       model: c.oneOf(`${p}.model`, o.model, ["virtio", "e1000", "e1000e", "rtl8139"] as const) ?? "virtio",
-      mac: mac?.toLowerCase() as string,
+      mac: mac as string,
     };
   });
 }
 
-function checkInputs(news: Record<string, any>, c: Checker): DomainInputs {
+/** An object input, or undefined; an unknown (preview) value passes as undefined here and whole in the result. */
+function objectInput(c: Checker, property: string, v: unknown, known: readonly string[]): Record<string, any> | undefined {
+  if (isUnknown(v)) return undefined;
+  const o = c.object(property, v);
+  c.noExtraKeys(property, o, known);
+  return o;
+}
+
+/** A list input: undefined when unset or unknown, failing when it is not a list. */
+function listInput(c: Checker, property: string, v: unknown, what: string): unknown[] | undefined {
+  if (v === undefined || v === null || isUnknown(v)) return undefined;
+  if (!Array.isArray(v)) return c.fail(property, `expected a list of ${what}, got ${JSON.stringify(v)?.slice(0, 60)}`);
+  return v;
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number";
+const X86 = [undefined, "x86_64", "i686"];
+
+function checkInputs(news: Record<string, any>, c: Checker, olds: Partial<DomainInputs>): DomainInputs {
+  /** The checked value, or the unknown value itself when the whole input is not known yet. */
+  const keep = <T>(raw: unknown, built: T): T => (isUnknown(raw) ? (raw as T) : built);
   const name = c.string("name", news.name, OBJECT_NAME);
   c.required("name", news.name);
   const memory = c.size("memory", news.memory);
   c.required("memory", news.memory);
   const maxMemory = c.size("maxMemory", news.maxMemory) ?? memory;
-  if (typeof memory === "number" && memory < 16 * 1024 ** 2) c.fail("memory", `${memory} bytes is too little for any guest: give at least 16MiB`);
-  if (typeof memory === "number" && typeof maxMemory === "number" && memory > maxMemory) c.fail("memory", `memory (${memory}) exceeds maxMemory (${maxMemory}): raise maxMemory or lower memory`);
+  if (isNum(memory) && memory < 16 * 1024 ** 2) c.fail("memory", `${memory} bytes is too little for any guest: give at least 16MiB`);
+  if (isNum(memory) && isNum(maxMemory) && memory > maxMemory) c.fail("memory", `memory (${memory}) exceeds maxMemory (${maxMemory}): raise maxMemory or lower memory`);
   const vcpus = c.int("vcpus", news.vcpus, 1, 4096) ?? 1;
   const maxVcpus = c.int("maxVcpus", news.maxVcpus, 1, 4096) ?? vcpus;
-  if (typeof vcpus === "number" && typeof maxVcpus === "number" && vcpus > maxVcpus) c.fail("vcpus", `vcpus (${vcpus}) exceeds maxVcpus (${maxVcpus})`);
+  if (isNum(vcpus) && isNum(maxVcpus) && vcpus > maxVcpus) c.fail("vcpus", `vcpus (${vcpus}) exceeds maxVcpus (${maxVcpus}): raise maxVcpus or lower vcpus`);
 
-  const cpu = c.object("cpu", news.cpu);
-  c.noExtraKeys("cpu", cpu, ["mode", "model", "topology"]);
-  const topo = c.object("cpu.topology", cpu?.topology);
-  c.noExtraKeys("cpu.topology", topo, ["sockets", "cores", "threads"]);
-  const topology = topo && { sockets: c.int("cpu.topology.sockets", topo.sockets, 1, 256)!, cores: c.int("cpu.topology.cores", topo.cores, 1, 256)!, threads: c.int("cpu.topology.threads", topo.threads, 1, 8)! };
-  if (topology && [topology.sockets, topology.cores, topology.threads].every((n) => typeof n === "number") && typeof maxVcpus === "number" && topology.sockets * topology.cores * topology.threads !== maxVcpus) {
+  const cpu = objectInput(c, "cpu", news.cpu, ["mode", "model", "topology"]);
+  const topo = objectInput(c, "cpu.topology", cpu?.topology, ["sockets", "cores", "threads"]);
+  const topology = topo && {
+    sockets: c.int("cpu.topology.sockets", topo.sockets, 1, 256)!, cores: c.int("cpu.topology.cores", topo.cores, 1, 256)!, threads: c.int("cpu.topology.threads", topo.threads, 1, 8)!,
+  };
+  for (const part of ["sockets", "cores", "threads"] as const) if (topo && topo[part] === undefined) c.fail(`cpu.topology.${part}`, `cpu.topology needs sockets, cores and threads (their product is maxVcpus)`);
+  if (topology && isNum(topology.sockets) && isNum(topology.cores) && isNum(topology.threads) && isNum(maxVcpus) && topology.sockets * topology.cores * topology.threads !== maxVcpus) {
     c.fail("cpu.topology", `sockets x cores x threads (${topology.sockets * topology.cores * topology.threads}) must equal maxVcpus (${maxVcpus})`);
   }
   const cpuMode = c.oneOf("cpu.mode", cpu?.mode, ["host-passthrough", "host-model", "custom"] as const);
-  if (cpuMode === "custom" && cpu?.model === undefined) c.fail("cpu.model", "cpu.mode custom needs a model, e.g. qemu64 or Skylake-Client");
+  if (cpu && cpuMode === "custom" && cpu.model === undefined) c.fail("cpu.model", "cpu.mode custom needs a model, e.g. qemu64 or Skylake-Client");
+  if (cpu && (cpuMode === "host-passthrough" || cpuMode === "host-model") && cpu.model !== undefined) c.fail("cpu.model", `cpu.mode ${cpuMode} takes its model from the host: leave out model, or use mode custom`);
 
+  const arch = c.oneOf("arch", news.arch, ["x86_64", "i686", "aarch64", "ppc64le", "s390x", "riscv64"] as const);
+  const machine = c.string("machine", news.machine, { pattern: /^[A-Za-z0-9_.-]+$/, accepted: "a machine type such as pc, q35 or pc-q35-7.2" });
   const firmware = c.oneOf("firmware", news.firmware, ["bios", "efi"] as const) ?? "bios";
   const secureBoot = c.bool("secureBoot", news.secureBoot);
   if (secureBoot && firmware !== "efi") c.fail("secureBoot", "secure boot needs firmware: \"efi\"");
-  const bootRaw = news.boot;
-  if (bootRaw !== undefined && !isUnknown(bootRaw) && !Array.isArray(bootRaw)) c.fail("boot", "expected a list of boot devices: hd, cdrom, network");
-  const boot = Array.isArray(bootRaw) ? bootRaw.map((b, i) => c.oneOf(`boot[${i}]`, b, ["hd", "cdrom", "network"] as const)!) : undefined;
-  const k = c.object("kernel", news.kernel);
-  c.noExtraKeys("kernel", k, ["path", "initrd", "cmdline"]);
+  if (secureBoot && firmware === "efi" && X86.includes(arch) && !isUnknown(machine) && !/q35/.test(machine ?? "")) {
+    c.fail("secureBoot", `secure boot on x86 needs a q35 machine (SMM), not ${machine ?? "the default pc"}: set machine: "q35"`);
+  }
+  const nvram = c.string("nvram", news.nvram, ABS_PATH);
+  if (nvram !== undefined && !isUnknown(nvram) && firmware !== "efi") c.fail("nvram", "an NVRAM variable store is only used with firmware: \"efi\"");
+  const bootList = listInput(c, "boot", news.boot, "boot devices: hd, cdrom, network");
+  const boot = bootList?.map((b, i) => c.oneOf(`boot[${i}]`, b, ["hd", "cdrom", "network"] as const)!);
+  bootList?.forEach((b, i) => { if (typeof b === "string" && bootList.indexOf(b) !== i) c.fail(`boot[${i}]`, `${b} is listed twice`); });
+  const k = objectInput(c, "kernel", news.kernel, ["path", "initrd", "cmdline"]);
   const kernel = k && { path: c.string("kernel.path", k.path, ABS_PATH)!, initrd: c.string("kernel.initrd", k.initrd, ABS_PATH), cmdline: c.string("kernel.cmdline", k.cmdline) };
   if (k && k.path === undefined) c.fail("kernel.path", "direct kernel boot needs the kernel's path on the host");
-  if (kernel && boot) c.fail("boot", "boot order does not apply with direct kernel boot: give kernel or boot, not both");
+  if ((kernel || isUnknown(news.kernel)) && news.boot !== undefined) c.fail("boot", "boot order does not apply with direct kernel boot: give kernel or boot, not both");
 
-  const g = c.object("graphics", news.graphics);
-  c.noExtraKeys("graphics", g, ["type", "listen", "port", "password"]);
+  const g = objectInput(c, "graphics", news.graphics, ["type", "listen", "port", "password"]);
+  const listen = c.string("graphics.listen", g?.listen, { pattern: /^[0-9a-fA-F.:]+$/, accepted: "an IP address such as 127.0.0.1, 0.0.0.0 or ::1" });
+  if (listen && !isUnknown(listen) && !isIP(listen)) c.fail("graphics.listen", `${JSON.stringify(listen)} is not valid: expected an IP address such as 127.0.0.1, 0.0.0.0 or ::1`);
   const graphics = g && {
     type: c.oneOf("graphics.type", g.type, ["vnc", "spice"] as const) ?? "vnc",
-    listen: c.string("graphics.listen", g.listen, { pattern: /^[0-9a-fA-F.:]+$/, accepted: "an IP address such as 127.0.0.1 or 0.0.0.0" }),
+    listen,
     port: c.int("graphics.port", g.port, 5900, 65535),
     password: c.string("graphics.password", g.password, { pattern: /^[^\s]{1,64}$/, accepted: "1 to 64 characters without spaces (VNC uses only the first 8)" }),
   };
-  const con = c.object("console", news.console);
-  c.noExtraKeys("console", con, ["type", "path"]);
+  const con = objectInput(c, "console", news.console, ["type", "path"]);
   const consoleType = c.oneOf("console.type", con?.type, ["pty", "file"] as const) ?? (con ? "pty" : undefined);
-  if (consoleType === "file" && con?.path === undefined) c.fail("console.path", "a file console needs the log file's path on the host");
-  const v = c.object("video", news.video);
-  const tpm = c.object("tpm", news.tpm);
-  const fsRaw = news.filesystems;
-  const filesystems = Array.isArray(fsRaw) ? fsRaw.map((f: any, i: number) => ({
-    driver: c.oneOf(`filesystems[${i}].driver`, f?.driver, ["virtiofs", "9p"] as const) ?? "virtiofs",
-    source: c.string(`filesystems[${i}].source`, f?.source, ABS_PATH)!,
-    target: c.string(`filesystems[${i}].target`, f?.target, { pattern: /^[A-Za-z0-9_.-]{1,36}$/, accepted: "a mount tag of up to 36 letters, digits or _ . -" })!,
-    readonly: c.bool(`filesystems[${i}].readonly`, f?.readonly),
-  })) : fsRaw;
-  const ct = c.object("cputune", news.cputune);
-  c.noExtraKeys("cputune", ct, ["shares", "period", "quota", "vcpupin"]);
-  const mt = c.object("memtune", news.memtune);
-  c.noExtraKeys("memtune", mt, ["hardLimit", "softLimit"]);
-  const nt = c.object("numatune", news.numatune);
-  const sl = c.object("securityLabel", news.securityLabel);
+  if (con && consoleType === "file" && con.path === undefined) c.fail("console.path", "a file console needs the log file's path on the host");
+  if (con && consoleType === "pty" && con.path !== undefined) c.fail("console.path", "a pty console has no path (libvirt allocates the pty): use type \"file\" to log to a file");
+  const v = objectInput(c, "video", news.video, ["model"]);
+  if (v && v.model === undefined) c.fail("video.model", "video needs a model: virtio, qxl, vga, cirrus, bochs or none");
+  const tpm = objectInput(c, "tpm", news.tpm, ["model", "version"]);
+  const fsTags = new Set<string>();
+  const filesystems = listInput(c, "filesystems", news.filesystems, "shared directories")?.map((raw: any, i: number) => {
+    const p = `filesystems[${i}]`;
+    if (isUnknown(raw)) return raw;
+    const f = objectInput(c, p, raw, ["driver", "source", "target", "readonly"]) ?? {};
+    const fs = {
+      driver: c.oneOf(`${p}.driver`, f.driver, ["virtiofs", "9p"] as const) ?? "virtiofs",
+      source: c.string(`${p}.source`, f.source, ABS_PATH)!,
+      target: c.string(`${p}.target`, f.target, { pattern: /^[A-Za-z0-9_.-]{1,36}$/, accepted: "a mount tag of up to 36 letters, digits or _ . -" })!,
+      readonly: c.bool(`${p}.readonly`, f.readonly),
+    };
+    if (f.source === undefined) c.fail(`${p}.source`, "the host directory to share is required");
+    if (f.target === undefined) c.fail(`${p}.target`, "the mount tag the guest mounts is required");
+    if (fs.driver === "virtiofs" && fs.readonly) c.fail(`${p}.readonly`, "virtiofs cannot share read-only (libvirt refuses it): use driver 9p, or mount read-only in the guest");
+    if (typeof fs.target === "string" && !isUnknown(fs.target)) {
+      if (fsTags.has(fs.target)) c.fail(`${p}.target`, `mount tag ${fs.target} is used by another filesystem`);
+      fsTags.add(fs.target);
+    }
+    return fs;
+  });
+  const ct = objectInput(c, "cputune", news.cputune, ["shares", "period", "quota", "vcpupin"]);
+  const pinned = new Set<number>();
+  const vcpupin = listInput(c, "cputune.vcpupin", ct?.vcpupin, "{ vcpu, cpuset } pins")?.map((raw: any, i: number) => {
+    const p = `cputune.vcpupin[${i}]`;
+    if (isUnknown(raw)) return raw;
+    const pin = objectInput(c, p, raw, ["vcpu", "cpuset"]) ?? {};
+    const vcpu = c.int(`${p}.vcpu`, pin.vcpu, 0, isNum(maxVcpus) ? maxVcpus - 1 : 4095)!;
+    const cpuset = c.string(`${p}.cpuset`, pin.cpuset, { pattern: /^\^?\d+(-\d+)?(,\^?\d+(-\d+)?)*$/, accepted: "a host CPU list such as 0-3,6 or ^2" })!;
+    if (pin.vcpu === undefined) c.fail(`${p}.vcpu`, "the vCPU number to pin is required");
+    if (pin.cpuset === undefined) c.fail(`${p}.cpuset`, "the host CPUs to pin to are required, e.g. \"0-1\"");
+    if (isNum(vcpu)) {
+      if (pinned.has(vcpu)) c.fail(`${p}.vcpu`, `vCPU ${vcpu} is pinned twice`);
+      pinned.add(vcpu);
+    }
+    return { vcpu, cpuset };
+  });
+  const mt = objectInput(c, "memtune", news.memtune, ["hardLimit", "softLimit"]);
+  const memtune = mt && { hardLimit: c.size("memtune.hardLimit", mt.hardLimit), softLimit: c.size("memtune.softLimit", mt.softLimit) };
+  if (memtune && isNum(memtune.hardLimit) && isNum(maxMemory) && memtune.hardLimit < maxMemory) {
+    c.fail("memtune.hardLimit", `${memtune.hardLimit} bytes is below maxMemory (${maxMemory}): the host would kill QEMU; leave room for its own overhead`);
+  }
+  if (memtune && isNum(memtune.hardLimit) && isNum(memtune.softLimit) && memtune.softLimit > memtune.hardLimit) c.fail("memtune.softLimit", "softLimit must not exceed hardLimit");
+  const nt = objectInput(c, "numatune", news.numatune, ["mode", "nodeset"]);
+  if (nt && nt.nodeset === undefined) c.fail("numatune.nodeset", "numatune needs the host NUMA nodes, e.g. nodeset: \"0\"");
+  const sl = objectInput(c, "securityLabel", news.securityLabel, ["type", "model", "label", "relabel"]);
+  const slType = c.oneOf("securityLabel.type", sl?.type, ["dynamic", "static", "none"] as const) ?? "dynamic";
+  if (sl && slType === "static" && sl.label === undefined) c.fail("securityLabel.label", "a static security label needs the label, e.g. \"system_u:system_r:svirt_t:s0:c1,c2\" (selinux) or \"107:107\" (dac)");
   const override = c.string("xmlOverride", news.xmlOverride, { pattern: /^\s*<domain[\s>][\s\S]*<\/domain>\s*$/, accepted: "a <domain>...</domain> fragment whose elements replace the generated ones (devices are appended)" });
+  if (override && !isUnknown(override)) {
+    const error = xmlSyntaxError(override);
+    if (error) c.fail("xmlOverride", `not well-formed XML: ${error}`);
+  }
 
   return {
     name: name as string,
     type: c.oneOf("type", news.type, ["kvm", "qemu"] as const),
     description: c.string("description", news.description),
     memory: memory as number, maxMemory, vcpus, maxVcpus,
-    cpu: cpu && { mode: cpuMode, model: c.string("cpu.model", cpu.model, { pattern: /^[A-Za-z0-9_.-]+$/, accepted: "a CPU model name such as qemu64" }), topology },
-    arch: c.oneOf("arch", news.arch, ["x86_64", "i686", "aarch64", "ppc64le", "s390x", "riscv64"] as const),
-    machine: c.string("machine", news.machine, { pattern: /^[A-Za-z0-9_.-]+$/, accepted: "a machine type such as pc, q35 or pc-q35-7.2" }),
-    firmware, secureBoot,
-    nvram: c.string("nvram", news.nvram, ABS_PATH),
-    boot, kernel,
-    disks: checkDisks(c, news.disks) ?? [],
-    interfaces: checkInterfaces(c, news.interfaces, name) ?? [],
-    graphics,
-    console: con && { type: consoleType as "pty", path: c.string("console.path", con.path, ABS_PATH) },
+    cpu: keep(news.cpu, cpu && { mode: cpuMode, model: c.string("cpu.model", cpu.model, { pattern: /^[A-Za-z0-9_.-]+$/, accepted: "a CPU model name such as qemu64" }), topology: keep(cpu.topology, topology) }),
+    arch, machine,
+    firmware, secureBoot, nvram,
+    boot: keep(news.boot, boot),
+    kernel: keep(news.kernel, kernel),
+    disks: keep(news.disks, checkDisks(c, news.disks) ?? []),
+    interfaces: keep(news.interfaces, checkInterfaces(c, news.interfaces, name, olds) ?? []),
+    graphics: keep(news.graphics, graphics),
+    console: keep(news.console, con && { type: consoleType as "pty", path: c.string("console.path", con.path, ABS_PATH) }),
     guestAgent: c.bool("guestAgent", news.guestAgent) ?? false,
-    video: v && { model: c.oneOf("video.model", v.model, ["virtio", "qxl", "vga", "cirrus", "bochs", "none"] as const)! },
+    video: keep(news.video, v && { model: c.oneOf("video.model", v.model, ["virtio", "qxl", "vga", "cirrus", "bochs", "none"] as const)! }),
     rng: c.bool("rng", news.rng) ?? false,
-    tpm: tpm && { model: c.oneOf("tpm.model", tpm.model, ["tpm-tis", "tpm-crb"] as const) ?? "tpm-crb", version: c.oneOf("tpm.version", tpm.version, ["1.2", "2.0"] as const) },
-    filesystems: filesystems as DomainInputs["filesystems"],
-    cputune: ct && {
+    tpm: keep(news.tpm, tpm && { model: c.oneOf("tpm.model", tpm.model, ["tpm-tis", "tpm-crb"] as const) ?? "tpm-crb", version: c.oneOf("tpm.version", tpm.version, ["1.2", "2.0"] as const) }),
+    filesystems: keep(news.filesystems, filesystems as DomainInputs["filesystems"]),
+    cputune: keep(news.cputune, ct && {
       shares: c.int("cputune.shares", ct.shares, 2, 262144), period: c.int("cputune.period", ct.period, 1000, 1000000),
       quota: c.int("cputune.quota", ct.quota, -1, 17592186044415),
-      vcpupin: Array.isArray(ct.vcpupin) ? ct.vcpupin.map((pin: any, i: number) => ({
-        vcpu: c.int(`cputune.vcpupin[${i}].vcpu`, pin?.vcpu, 0, typeof maxVcpus === "number" ? maxVcpus - 1 : 4095)!,
-        cpuset: c.string(`cputune.vcpupin[${i}].cpuset`, pin?.cpuset, { pattern: /^\^?\d+(-\d+)?(,\^?\d+(-\d+)?)*$/, accepted: "a host CPU list such as 0-3,6 or ^2" })!,
-      })) : (ct.vcpupin as undefined),
-    },
-    memtune: mt && { hardLimit: c.size("memtune.hardLimit", mt.hardLimit), softLimit: c.size("memtune.softLimit", mt.softLimit) },
+      vcpupin: keep(ct.vcpupin, vcpupin),
+    }),
+    memtune: keep(news.memtune, memtune),
     blkioWeight: c.int("blkioWeight", news.blkioWeight, 100, 1000),
-    numatune: nt && { mode: c.oneOf("numatune.mode", nt.mode, ["strict", "preferred", "interleave", "restrictive"] as const) ?? "strict", nodeset: c.string("numatune.nodeset", nt.nodeset, { pattern: /^\d+(-\d+)?(,\d+(-\d+)?)*$/, accepted: "a host NUMA node list such as 0 or 0-1" })! },
+    numatune: keep(news.numatune, nt && { mode: c.oneOf("numatune.mode", nt.mode, ["strict", "preferred", "interleave", "restrictive"] as const) ?? "strict", nodeset: c.string("numatune.nodeset", nt.nodeset, { pattern: /^\d+(-\d+)?(,\d+(-\d+)?)*$/, accepted: "a host NUMA node list such as 0 or 0-1" })! }),
     hugepages: c.bool("hugepages", news.hugepages) ?? false,
     noSharePages: c.bool("noSharePages", news.noSharePages) ?? false,
-    securityLabel: sl && { type: c.oneOf("securityLabel.type", sl.type, ["dynamic", "static", "none"] as const) ?? "dynamic", model: c.oneOf("securityLabel.model", sl.model, ["selinux", "apparmor", "dac", "none"] as const), label: c.string("securityLabel.label", sl.label), relabel: c.bool("securityLabel.relabel", sl.relabel) },
+    securityLabel: keep(news.securityLabel, sl && { type: slType, model: c.oneOf("securityLabel.model", sl.model, ["selinux", "apparmor", "dac", "none"] as const), label: c.string("securityLabel.label", sl.label), relabel: c.bool("securityLabel.relabel", sl.relabel) }),
     xmlOverride: override,
     autostart: c.bool("autostart", news.autostart) ?? false,
     state: c.oneOf("state", news.state, ["running", "shutoff", "paused"] as const) ?? "running",
@@ -309,36 +417,11 @@ function checkInputs(news: Record<string, any>, c: Checker): DomainInputs {
   };
 }
 
-/** KVM when the host offers it, else QEMU's software emulation. Cached per connection. */
-const virtTypes = new WeakMap<Libvirt, Promise<"kvm" | "qemu">>();
-function hostVirtType(lv: Libvirt): Promise<"kvm" | "qemu"> {
-  let t = virtTypes.get(lv);
-  if (!t) {
-    t = lv.getDomainCapabilities({ virttype: "kvm" }).then(() => "kvm" as const, () => "qemu" as const);
-    virtTypes.set(lv, t);
-  }
-  return t;
-}
-
-/** Machine aliases (pc) and the versioned types libvirt expands them to (pc-i440fx-7.2). */
-const machineAliases = new WeakMap<Libvirt, Promise<Map<string, string>>>();
-function canonicalMachines(lv: Libvirt): Promise<Map<string, string>> {
-  let m = machineAliases.get(lv);
-  if (!m) {
-    m = lv.getCapabilities().then(async (xml) => {
-      const map = new Map<string, string>();
-      const caps = await parseRoot(xml, "capabilities");
-      for (const guest of children(caps, "guest")) {
-        for (const machine of children(children(guest, "arch")[0], "machine")) {
-          const canonical = attr(machine, "canonical");
-          if (canonical && machine._) map.set(machine._, canonical);
-        }
-      }
-      return map;
-    });
-    machineAliases.set(lv, m);
-  }
-  return m;
+/** Why text is not well-formed XML, or undefined. xml2js parses synchronously without async: true. */
+function xmlSyntaxError(text: string): string | undefined {
+  let error: string | undefined;
+  new Parser().parseString(text, (e: Error | null) => { if (e) error = e.message.split("\n")[0]; });
+  return error;
 }
 
 async function definitionXml(inputs: DomainInputs, type: "kvm" | "qemu", uuid?: string): Promise<string> {
@@ -360,14 +443,29 @@ async function runState(ctx: Context, dom: DomainRef): Promise<number> {
   return (await ctx.lv.domainGetState(dom)).state;
 }
 
-/** ACPI shutdown, waiting up to the deadline, then a forced stop. */
+/**
+ * ACPI shutdown, waiting up to the deadline, then a forced stop. The power-button press is
+ * repeated every few seconds: a guest still booting (or between reboots) misses the first one.
+ * A paused guest is resumed first, since it cannot react while paused.
+ */
 async function stop(ctx: Context, dom: DomainRef, inputs: Pick<DomainInputs, "name" | "shutdownTimeoutSeconds">): Promise<void> {
-  if ((await runState(ctx, dom)) === DomainState.SHUTOFF) return;
+  const state = await runState(ctx, dom);
+  if (state === DomainState.SHUTOFF) return;
   const timeoutMs = (inputs.shutdownTimeoutSeconds ?? 60) * 1000;
-  if (timeoutMs > 0) {
+  if (timeoutMs > 0 && state !== DomainState.CRASHED) {
     try {
-      await ctx.lv.domainShutdown(dom);
-      await waitFor(`domain "${inputs.name}" to shut down`, async () => ((await runState(ctx, dom)) === DomainState.SHUTOFF ? true : undefined), timeoutMs, "shutdownTimeoutSeconds");
+      if (state === DomainState.PAUSED) await ctx.lv.domainResume(dom);
+      let pressed = 0;
+      await waitFor(`domain "${inputs.name}" to shut down`, async () => {
+        if ((await runState(ctx, dom)) === DomainState.SHUTOFF) return true;
+        if (Date.now() - pressed >= SHUTDOWN_REPEAT_MS) {
+          pressed = Date.now();
+          await ctx.lv.domainShutdown(dom).catch((e) => {
+            if (!isLibvirtError(e, ErrorCode.OPERATION_INVALID)) throw e; // went off meanwhile
+          });
+        }
+        return undefined;
+      }, timeoutMs, "shutdownTimeoutSeconds");
       return;
     } catch (e) {
       if (isLibvirtError(e) && e.code !== ErrorCode.OPERATION_INVALID) throw e;
@@ -399,7 +497,8 @@ async function addresses(ctx: Context, dom: DomainRef, guestAgent: boolean): Pro
   const sources = guestAgent ? [InterfaceAddressSource.LEASE, InterfaceAddressSource.AGENT] : [InterfaceAddressSource.LEASE];
   const byMac = new Map<string, Set<string>>();
   for (const source of sources) {
-    const ifaces = await ctx.lv.domainInterfaceAddresses(dom, source).catch(() => []);
+    // No agent, or not answering yet, means no addresses from it; a lost connection is an error.
+    const ifaces = await ctx.lv.domainInterfaceAddresses(dom, source).catch((e) => (isConnectionLost(e) ? Promise.reject(e) : []));
     for (const i of ifaces) {
       if (!i.hwaddr || i.name === "lo") continue;
       const set = byMac.get(i.hwaddr.toLowerCase()) ?? new Set<string>();
@@ -414,7 +513,7 @@ async function waitForAddresses(ctx: Context, dom: DomainRef, inputs: DomainInpu
   const wanted = inputs.interfaces.filter((i) => i.network).map((i) => i.mac);
   if (!inputs.waitForIp || !wanted.length || inputs.state !== "running") return;
   await waitFor(`IP addresses of domain "${inputs.name}" on ${wanted.join(", ")} (DHCP leases${inputs.guestAgent ? " or the guest agent" : ""})`, async () => {
-    const found = await addresses(ctx, dom, !!inputs.guestAgent);
+    const found = await ctx.retry(() => addresses(ctx, dom, !!inputs.guestAgent));
     return wanted.every((mac) => found.find((f) => f.mac === mac)?.addresses.length) ? true : undefined;
   }, inputs.waitForIpTimeoutSeconds! * 1000, "waitForIpTimeoutSeconds", 1000);
 }
@@ -426,49 +525,71 @@ function inRecordedOrder<T>(live: T[], recorded: T[] | undefined, key: (x: T) =>
   return [...live].sort((a, b) => (pos.get(key(a)) ?? Infinity) - (pos.get(key(b)) ?? Infinity));
 }
 
+/** Devices compare by content: key order and absent-vs-undefined keys do not matter. */
 function sameDevice(a: object, b: object): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  const defined = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return isDeepStrictEqual(defined(a), defined(b));
 }
 
 /**
- * Hotplug the difference between two device lists on a running guest (the definition already
- * holds the new list). Returns whether something could only change with a restart.
+ * Bring the running guest's disks and NICs to the new lists (the definition already holds
+ * them). The guest's live devices are the starting point, not the recorded ones, so a device
+ * already there (or already gone) is left alone. Returns whether something could only change
+ * with a restart: a non-hotpluggable bus, or a detach the guest did not complete.
  */
 async function hotplug(ctx: Context, dom: DomainRef, olds: DomainInputs, news: DomainInputs): Promise<boolean> {
   let needsRestart = false;
-  const live = Impact.LIVE;
-  const oldDisks = new Map(olds.disks.map((d) => [d.target, d]));
+  const { def: live } = await domainFromXml(await ctx.lv.domainGetXmlDesc(dom));
+  const liveDisks = new Map(live.disks.map((d) => [d.target, d]));
+  const liveNics = new Map(live.interfaces.map((i) => [i.mac.toLowerCase(), i]));
   const newDisks = new Map(news.disks.map((d) => [d.target, d]));
-  for (const [target, d] of oldDisks) {
-    if (newDisks.has(target)) continue;
-    if (HOTPLUG_BUSES.includes(d.bus)) await detachAndWait(ctx, dom, diskDeviceXml(d), `disk ${target}`, (x) => x.disks.some((y) => y.target === target));
-    else needsRestart = true;
+  const newNics = new Map(news.interfaces.map((i) => [i.mac, i]));
+  /** The live device as the inputs would write it, to compare. */
+  const asWritten = <T extends object>(desired: T, current: object) => projectOnto(desired, current) as T;
+  const detach = async (xml: string, what: string, present: (d: DomainDef) => boolean): Promise<boolean> => {
+    try {
+      await detachAndWait(ctx, dom, xml, what, present);
+      return true;
+    } catch (e) {
+      if (!(e instanceof DeadlineError)) throw e;
+      progress(`domain "${news.name}": the guest did not release ${what}; it goes at the next restart`);
+      needsRestart = true;
+      return false;
+    }
+  };
+
+  // Removed disks (those the previous inputs had, or that are attached live but not wanted).
+  for (const old of [...olds.disks, ...live.disks]) {
+    const current = liveDisks.get(old.target);
+    if (newDisks.has(old.target) || !current) continue;
+    liveDisks.delete(old.target);
+    if (!HOTPLUG_BUSES.includes(current.bus)) needsRestart = true;
+    else await detach(diskDeviceXml(current), `disk ${old.target}`, (x) => x.disks.some((y) => y.target === old.target));
   }
   for (const [target, d] of newDisks) {
-    const old = oldDisks.get(target);
-    if (old && sameDevice(old, d)) continue;
-    if (old && d.device === "cdrom" && sameDevice({ ...old, volume: undefined, file: undefined }, { ...d, volume: undefined, file: undefined })) {
-      await ctx.lv.domainUpdateDevice(dom, diskDeviceXml(d), live); // media swap
+    const current = liveDisks.get(target);
+    if (current && sameDevice(d, asWritten(d, current))) continue;
+    if (current && d.device === "cdrom" && current.device === "cdrom" && current.bus === d.bus) {
+      await ctx.lv.domainUpdateDevice(dom, diskDeviceXml(d), Impact.LIVE); // media swap (or eject)
       continue;
     }
-    if (!HOTPLUG_BUSES.includes(d.bus)) {
+    if (!HOTPLUG_BUSES.includes(d.bus) || (current && !HOTPLUG_BUSES.includes(current.bus))) {
       needsRestart = true;
       continue;
     }
-    if (old) await detachAndWait(ctx, dom, diskDeviceXml(old), `disk ${target}`, (x) => x.disks.some((y) => y.target === target));
-    await ctx.lv.domainAttachDevice(dom, diskDeviceXml(d), live);
+    if (current && !(await detach(diskDeviceXml(current), `disk ${target}`, (x) => x.disks.some((y) => y.target === target)))) continue;
+    await ctx.lv.domainAttachDevice(dom, diskDeviceXml(d), Impact.LIVE);
   }
-  const oldNics = new Map(olds.interfaces.map((i) => [i.mac, i]));
-  const newNics = new Map(news.interfaces.map((i) => [i.mac, i]));
-  for (const [mac, i] of oldNics) {
+
+  for (const mac of new Set([...olds.interfaces.map((i) => i.mac.toLowerCase()), ...liveNics.keys()])) {
+    const current = liveNics.get(mac);
     const next = newNics.get(mac);
-    if (next && sameDevice(i, next)) continue;
-    await detachAndWait(ctx, dom, interfaceDeviceXml(i), `interface ${mac}`, (x) => x.interfaces.some((y) => y.mac === mac));
+    if (!current || (next && sameDevice(next, asWritten(next, current)))) continue;
+    if (await detach(interfaceDeviceXml(current), `interface ${mac}`, (x) => x.interfaces.some((y) => y.mac.toLowerCase() === mac))) liveNics.delete(mac);
   }
   for (const [mac, i] of newNics) {
-    const old = oldNics.get(mac);
-    if (old && sameDevice(old, i)) continue;
-    await ctx.lv.domainAttachDevice(dom, interfaceDeviceXml(i), live);
+    if (liveNics.has(mac)) continue; // unchanged, or changed but not released
+    await ctx.lv.domainAttachDevice(dom, interfaceDeviceXml(i), Impact.LIVE);
   }
   return needsRestart;
 }
@@ -479,7 +600,7 @@ async function detachAndWait(ctx: Context, dom: DomainRef, xml: string, what: st
   await waitFor(`the guest to release ${what}`, async () => {
     const { def } = await domainFromXml(await ctx.lv.domainGetXmlDesc(dom));
     return present(def) ? undefined : true;
-  }, ctx.timeoutMs, "timeoutSeconds");
+  }, Math.min(ctx.timeoutMs, DETACH_TIMEOUT_MS), "timeoutSeconds");
 }
 
 const RESTART_FIELDS = Object.entries(domainFields).filter(([, f]) => f.effect === RESTART).map(([k]) => k);
@@ -488,11 +609,11 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs> = {
   kind: "Domain",
   fields: domainFields,
   identity: ["name", "uri"],
-  check: (news, c) => checkInputs(news, c),
+  check: (news, c, olds) => checkInputs(news, c, olds ?? {}),
   describe: (i, id) => `domain "${i.name ?? id}"`,
 
   async create(ctx, inputs) {
-    const type = inputs.type ?? (await hostVirtType(ctx.lv));
+    const type = inputs.type ?? (await defaultVirtType(ctx.lv));
     const dom = await ctx.retry(async () => ctx.lv.domainDefineXml(await definitionXml(inputs, type)));
     const id = uuidString(dom.uuid);
     try {
@@ -510,23 +631,36 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs> = {
   async read(ctx, id, recorded) {
     const dom = await lookup(ctx, id);
     if (!dom) return undefined;
-    const [inactive, liveXml, state, autostart, machines] = await Promise.all([
+    const [inactive, liveXml, state, autostart, host] = await Promise.all([
       ctx.lv.domainGetXmlDesc(dom, DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE).then(domainFromXml),
       ctx.lv.domainGetXmlDesc(dom).then(domainFromXml),
       ctx.lv.domainGetState(dom),
       ctx.lv.domainGetAutostart(dom),
-      canonicalMachines(ctx.lv),
+      hostFacts(ctx.lv),
     ]);
     const def = inactive.def;
     const found = state.state === DomainState.SHUTOFF ? [] : await addresses(ctx, dom, def.guestAgent ?? false);
-    const machine = recorded.machine && machines.get(recorded.machine) === def.machine ? recorded.machine : def.machine;
     const { uuid: _uuid, ...fields } = def;
     const runtimeState: RunState = state.state === DomainState.PAUSED ? "paused" : state.state === DomainState.SHUTOFF || state.state === DomainState.CRASHED ? "shutoff" : "running";
     const ipv4 = found.flatMap((f) => f.addresses).find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+    // What libvirt stores differently from what was asked but means the same is reported as
+    // asked, so it never shows as a change: sizes in whole KiB, a machine alias (pc) and the
+    // version it stands for (pc-i440fx-7.2), a description's surrounding whitespace.
+    const asRecorded = <T>(key: keyof DomainInputs, same: (rec: any, live: any) => boolean, live: T): T =>
+      recorded[key] !== undefined && same(recorded[key], live) ? (recorded[key] as T) : live;
+    const kib = (rec: unknown, live: unknown) => typeof rec === "number" && typeof live === "number" && Math.floor(rec / 1024) === Math.floor(live / 1024);
+    const memtune = def.memtune && recorded.memtune ? {
+      hardLimit: kib(recorded.memtune.hardLimit, def.memtune.hardLimit) ? recorded.memtune.hardLimit : def.memtune.hardLimit,
+      softLimit: kib(recorded.memtune.softLimit, def.memtune.softLimit) ? recorded.memtune.softLimit : def.memtune.softLimit,
+    } : def.memtune;
     return {
       live: {
         ...fields,
-        machine,
+        memory: asRecorded("memory", kib, def.memory),
+        maxMemory: asRecorded("maxMemory", kib, def.maxMemory),
+        memtune,
+        machine: asRecorded("machine", (rec) => host.machineAliases.get(rec) === def.machine, def.machine),
+        description: asRecorded("description", (rec, live) => rec.trim() === (live ?? "").trim(), def.description),
         disks: inRecordedOrder(def.disks, recorded.disks, (d) => d.target),
         interfaces: inRecordedOrder(def.interfaces, recorded.interfaces, (i) => i.mac),
         autostart,
@@ -548,24 +682,39 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs> = {
   async update(ctx, id, olds, news, diff) {
     const dom = await lookup(ctx, id);
     if (!dom) throw new Error("it no longer exists; run `pulumi refresh` to forget it, then `pulumi up` to create it again");
-    const type = news.type ?? olds.type ?? (await hostVirtType(ctx.lv));
+    const type = news.type ?? olds.type ?? (await defaultVirtType(ctx.lv));
     // The definition always takes the whole desired state; live changes follow.
     await ctx.retry(async () => ctx.lv.domainDefineXml(await definitionXml(news, type, id)));
-    const running = (await runState(ctx, dom)) !== DomainState.SHUTOFF;
+    const now = await runState(ctx, dom);
+    const running = now !== DomainState.SHUTOFF && now !== DomainState.CRASHED;
     let needsRestart = diff.changed.some((f) => RESTART_FIELDS.includes(f));
+    const notLive: string[] = [];
     if (running) {
-      if (diff.changed.includes("description")) await ctx.lv.domainSetDescription(dom, news.description ?? "", Impact.LIVE);
-      if (diff.changed.includes("vcpus") && !diff.changed.includes("maxVcpus")) await ctx.lv.domainSetVcpus(dom, news.vcpus, VcpuFlags.LIVE);
-      if (diff.changed.includes("memory") && !diff.changed.includes("maxMemory")) await ctx.lv.domainSetMemory(dom, Math.floor(news.memory / 1024), MemoryFlags.LIVE);
+      // A guest to be resumed is resumed first: unplugging a device needs its cooperation.
+      if (now === DomainState.PAUSED && news.state === "running") await ctx.lv.domainResume(dom);
+      /** A live change the guest or QEMU refuses waits for the restart, like a restart field. */
+      const live = async (field: string, fn: () => Promise<void>) => {
+        try {
+          await fn();
+        } catch (e) {
+          if (!isLibvirtError(e) || isConnectionLost(e)) throw e;
+          progress(`domain "${news.name}": ${field} could not be changed live (${e.message}); the definition holds the new value`);
+          notLive.push(field);
+          needsRestart = true;
+        }
+      };
+      if (diff.changed.includes("description")) await live("description", () => ctx.lv.domainSetDescription(dom, news.description || undefined, Impact.LIVE));
+      if (diff.changed.includes("vcpus") && !diff.changed.includes("maxVcpus")) await live("vcpus", () => ctx.lv.domainSetVcpus(dom, news.vcpus, VcpuFlags.LIVE));
+      if (diff.changed.includes("memory") && !diff.changed.includes("maxMemory")) await live("memory", () => ctx.lv.domainSetMemory(dom, Math.floor(news.memory / 1024), MemoryFlags.LIVE));
       if (diff.changed.includes("disks") || diff.changed.includes("interfaces")) needsRestart = (await hotplug(ctx, dom, olds, news)) || needsRestart;
     }
     if (running && needsRestart && news.state !== "shutoff") {
       if (news.allowRestart) {
-        progress(`restarting domain "${news.name}" to apply ${diff.changed.filter((f) => RESTART_FIELDS.includes(f)).join(", ") || "device changes"}`);
+        progress(`restarting domain "${news.name}" to apply ${[...diff.changed.filter((f) => RESTART_FIELDS.includes(f)), ...notLive].join(", ") || "device changes"}`);
         await stop(ctx, dom, news);
         await start(ctx, dom, news.state === "paused");
       } else {
-        progress(`domain "${news.name}": changes to ${diff.changed.filter((f) => RESTART_FIELDS.includes(f)).join(", ") || "devices that cannot be hot-plugged"} are saved in its definition and take effect at its next restart (set allowRestart: true to restart it now)`);
+        progress(`domain "${news.name}": changes to ${[...diff.changed.filter((f) => RESTART_FIELDS.includes(f)), ...notLive].join(", ") || "devices that cannot be hot-plugged"} are saved in its definition and take effect at its next restart (set allowRestart: true to restart it now)`);
       }
     }
     if (diff.changed.includes("autostart")) await ctx.lv.domainSetAutostart(dom, !!news.autostart);

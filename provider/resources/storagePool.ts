@@ -70,6 +70,15 @@ const SOURCE_RULES: Record<PoolType, { required: (keyof PoolSource)[]; allowed: 
 
 const ABS_PATH = { pattern: /^\/[^\0]*$/, accepted: "an absolute path such as /var/lib/libvirt/images/pool1", max: 4096 };
 
+/**
+ * A path as libvirt stores it (virFileSanitizePath: no repeated or trailing slashes, a leading
+ * "//" kept), so that what read() reports back is what was written, not a diff.
+ */
+function sanitizePath(p: string | undefined): string | undefined {
+  if (p === undefined || isUnknown(p)) return p;
+  return (/^\/\/(?!\/)/.test(p) ? "/" : "") + p.replace(/\/{2,}/g, "/").replace(/(.)\/$/, "$1");
+}
+
 function checkInputs(news: Record<string, unknown>, c: Checker): StoragePoolInputs {
   const name = c.string("name", news.name, OBJECT_NAME);
   c.required("name", news.name);
@@ -78,10 +87,10 @@ function checkInputs(news: Record<string, unknown>, c: Checker): StoragePoolInpu
 
   const target = c.object("target", news.target);
   c.noExtraKeys("target", target, ["path", "permissions"]);
-  const path = c.string("target.path", target?.path, ABS_PATH);
+  const path = sanitizePath(c.string("target.path", target?.path, ABS_PATH));
   const perms = c.object("target.permissions", target?.permissions);
   c.noExtraKeys("target.permissions", perms, ["mode", "owner", "group"]);
-  const permissions: Permissions | undefined = perms && {
+  const permissions: Permissions | undefined = isUnknown(perms) ? (perms as Permissions) : perms && {
     mode: c.mode("target.permissions.mode", perms.mode),
     owner: c.int("target.permissions.owner", perms.owner, 0, 2 ** 32 - 2),
     group: c.int("target.permissions.group", perms.group, 0, 2 ** 32 - 2),
@@ -89,7 +98,11 @@ function checkInputs(news: Record<string, unknown>, c: Checker): StoragePoolInpu
   if ((type === "dir" || type === "fs" || type === "netfs") && !isUnknown(news.target) && path === undefined && target?.path === undefined) {
     c.fail("target.path", `a ${type} pool needs target.path: the directory that holds its volumes, e.g. /var/lib/libvirt/images/${typeof name === "string" ? name : "pool1"}`);
   }
-  if (permissions && type && !["dir", "fs", "netfs"].includes(type)) {
+  // libvirt refuses to define these without a target path ("missing storage pool target path").
+  if ((type === "disk" || type === "iscsi") && !isUnknown(news.target) && path === undefined && target?.path === undefined) {
+    c.fail("target.path", `a ${type} pool needs target.path: where libvirt finds its volumes, e.g. ${type === "disk" ? "/dev" : "/dev/disk/by-path"}`);
+  }
+  if (permissions && type && !isUnknown(type) && !["dir", "fs", "netfs"].includes(type)) {
     c.fail("target.permissions", `permissions apply to directory-backed pools (dir, fs, netfs), not ${type}`);
   }
 
@@ -102,9 +115,9 @@ function checkInputs(news: Record<string, unknown>, c: Checker): StoragePoolInpu
     if (!Array.isArray(devices) || devices.length === 0) c.fail("source.devices", "expected a non-empty list of device paths such as [\"/dev/sdb\"]");
     else devices.forEach((d, i) => c.string(`source.devices[${i}]`, d, rule?.required.includes("host") ? { pattern: /^\S+$/, accepted: "an iSCSI target IQN such as iqn.2024-01.com.example:storage" } : { pattern: /^\/dev\/\S+$/, accepted: "a device path under /dev, such as /dev/sdb" }));
   }
-  const source: PoolSource | undefined = src && {
+  const source: PoolSource | undefined = isUnknown(src) ? (src as PoolSource) : src && {
     host: c.string("source.host", src.host, { pattern: /^[A-Za-z0-9.:[\]-]+$/, accepted: "a host name or IP address" }),
-    dir: c.string("source.dir", src.dir, ABS_PATH),
+    dir: sanitizePath(c.string("source.dir", src.dir, ABS_PATH)),
     devices: devices as string[] | undefined,
     name: c.string("source.name", src.name, { pattern: /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$/, accepted: "a volume group name of letters, digits and + _ . -" }),
     format: rule?.formats ? c.oneOf("source.format", src.format, rule.formats) : c.string("source.format", src.format),
@@ -112,11 +125,16 @@ function checkInputs(news: Record<string, unknown>, c: Checker): StoragePoolInpu
   for (const key of rule?.required ?? []) {
     if (source?.[key] === undefined && !isUnknown(news.source)) c.fail(`source.${key}`, `a ${type} pool needs source.${key}`);
   }
+  // libvirt puts a logical pool at /dev/<vg> whatever target.path says; another path would never stop differing.
+  const vg = source?.name;
+  if (type === "logical" && path !== undefined && !isUnknown(path) && typeof vg === "string" && !isUnknown(vg) && path !== `/dev/${vg}`) {
+    c.fail("target.path", `a logical pool's target.path is always /dev/<volume group>, here /dev/${vg}: leave it out`);
+  }
 
   return {
     name: name as string,
     type: type as PoolType,
-    target: target && { path, permissions },
+    target: isUnknown(target) ? (target as StoragePoolInputs["target"]) : target && { path, permissions },
     source,
     build: c.bool("build", news.build) ?? true,
     start: c.bool("start", news.start) ?? true,
@@ -166,6 +184,11 @@ export const storagePool: ResourceSpec<StoragePoolInputs, StoragePoolOutputs> = 
   kind: "StoragePool",
   fields: storagePoolFields,
   identity: ["name", "uri"],
+  // libvirt refuses two pools on one directory or device, so a replacement there deletes first.
+  collides: (olds, news) => olds.uri === news.uri && (
+    (olds.target?.path !== undefined && olds.target.path === news.target?.path) ||
+    (olds.source?.name !== undefined && olds.source.name === news.source?.name) ||
+    (olds.source?.devices?.length ? olds.source.devices.some((d) => news.source?.devices?.includes(d)) : false)),
   check: (news, c) => checkInputs(news, c),
   describe: (i, id) => `storage pool "${i.name ?? id}"`,
 
@@ -174,11 +197,10 @@ export const storagePool: ResourceSpec<StoragePoolInputs, StoragePoolOutputs> = 
     const id = uuidString(pool.uuid);
     try {
       let built = false;
-      if (inputs.start) built = await startBuildingIfNeeded(ctx, pool, inputs.type, !!inputs.build);
-      else if (inputs.build) {
-        await ctx.lv.storagePoolBuild(pool, safeBuildFlags(inputs.type));
-        built = true;
-      }
+      // Starting is how libvirt tells whether the storage exists: build only when it does not,
+      // even with start: false (then stop again), or existing storage would count as ours.
+      if (inputs.start || inputs.build) built = await startBuildingIfNeeded(ctx, pool, inputs.type, !!inputs.build);
+      if (!inputs.start && inputs.build) await ctx.lv.storagePoolDestroy(pool);
       await ctx.lv.storagePoolSetAutostart(pool, !!inputs.autostart);
       return { id, facts: { builtByProvider: built } };
     } catch (e) {
@@ -248,7 +270,8 @@ export const storagePool: ResourceSpec<StoragePoolInputs, StoragePoolOutputs> = 
     }
     if (running) await ctx.retry(() => ctx.lv.storagePoolDestroy(pool));
     // Remove storage only when this stack built it and it is empty (rmdir, vgremove): never user data.
-    if (olds.builtByProvider && !volumes.length) {
+    // Emptiness is known only if the pool started; if it could not, the storage may be gone already.
+    if (olds.builtByProvider && running && !volumes.length) {
       await ctx.lv.storagePoolDelete(pool, 0).catch((e) => {
         if (!isLibvirtError(e, ErrorCode.OPERATION_INVALID)) throw e;
       });

@@ -106,6 +106,7 @@ function interfaceXml(i: InterfaceDef): object {
 
 export function domainToXml(d: DomainDef): string {
   const consoleFile = d.console?.type === "file";
+  const virtiofs = !!d.filesystems?.some((f) => f.driver === "virtiofs");
   return buildXml("domain", {
     $: { type: d.type },
     name: d.name,
@@ -113,7 +114,13 @@ export function domainToXml(d: DomainDef): string {
     description: d.description,
     memory: { $: { unit: "KiB" }, _: kib(d.maxMemory) },
     currentMemory: { $: { unit: "KiB" }, _: kib(d.memory) },
-    memoryBacking: (d.hugepages || d.noSharePages) ? { hugepages: d.hugepages ? "" : undefined, nosharepages: d.noSharePages ? "" : undefined } : undefined,
+    memoryBacking: (d.hugepages || d.noSharePages || virtiofs) ? {
+      hugepages: d.hugepages ? "" : undefined,
+      nosharepages: d.noSharePages ? "" : undefined,
+      // virtiofsd maps guest memory: it must be shared (memfd unless huge pages back it).
+      source: virtiofs && !d.hugepages ? { $: { type: "memfd" } } : undefined,
+      access: virtiofs ? { $: { mode: "shared" } } : undefined,
+    } : undefined,
     blkiotune: d.blkioWeight !== undefined ? { weight: d.blkioWeight } : undefined,
     memtune: d.memtune && {
       hard_limit: d.memtune.hardLimit !== undefined ? { $: { unit: "KiB" }, _: kib(d.memtune.hardLimit) } : undefined,
@@ -160,8 +167,9 @@ export function domainToXml(d: DomainDef): string {
         readonly: f.readonly ? "" : undefined,
       })),
       interface: d.interfaces.map(interfaceXml),
-      serial: d.console && { $: { type: d.console.type }, source: consoleFile ? { $: { path: d.console.path } } : undefined, target: { $: { port: 0 } } },
-      console: d.console && { $: { type: d.console.type }, source: consoleFile ? { $: { path: d.console.path } } : undefined, target: { $: { type: "serial", port: 0 } } },
+      // A file console appends: the log of earlier boots survives a restart.
+      serial: d.console && { $: { type: d.console.type }, source: consoleFile ? { $: { path: d.console.path, append: "on" } } : undefined, target: { $: { port: 0 } } },
+      console: d.console && { $: { type: d.console.type }, source: consoleFile ? { $: { path: d.console.path, append: "on" } } : undefined, target: { $: { type: "serial", port: 0 } } },
       channel: d.guestAgent ? { $: { type: "unix" }, target: { $: { type: "virtio", name: "org.qemu.guest_agent.0" } } } : undefined,
       graphics: d.graphics && {
         $: { type: d.graphics.type, port: d.graphics.port ?? -1, autoport: d.graphics.port === undefined ? "yes" : "no", listen: d.graphics.listen, passwd: d.graphics.password },
