@@ -4,12 +4,16 @@
  */
 import { setConfiguredUri } from "./core/connections";
 import { DynamicProvider, makeProvider } from "./core/resource";
+import { cloudInitDisk } from "./resources/cloudInitDisk";
 import { domain } from "./resources/domain";
 import { storagePool } from "./resources/storagePool";
+import { volume } from "./resources/volume";
 
 export const specs = {
   StoragePool: storagePool,
+  Volume: volume,
   Domain: domain,
+  CloudInitDisk: cloudInitDisk,
 } as const;
 
 export type ResourceKind = keyof typeof specs;

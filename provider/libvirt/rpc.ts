@@ -45,6 +45,7 @@ export class RpcConnection extends EventEmitter {
   private closedWith?: LibvirtError;
   private lastHeard = Date.now();
   private keepaliveTimer?: NodeJS.Timeout;
+  private drain?: Promise<void>;
 
   /** @param peer names the daemon in errors: "unix socket /var/run/libvirt/libvirt-sock". */
   constructor(
@@ -120,12 +121,14 @@ export class RpcConnection extends EventEmitter {
   /** Resolves when the socket can take more data (or the connection failed). */
   drained(): Promise<void> {
     if (this.closedWith) return Promise.reject(this.closedWith);
-    return new Promise((resolve, reject) => {
-      const done = () => { this.off("closed", onClose); resolve(); };
-      const onClose = (e: LibvirtError) => { this.socket.off("drain", done); reject(e); };
+    // One shared wait, however many uploads are blocked on the socket (no listener per upload).
+    this.drain ??= new Promise<void>((resolve, reject) => {
+      const done = () => { this.off("closed", onClose); this.drain = undefined; resolve(); };
+      const onClose = (e: LibvirtError) => { this.socket.off("drain", done); this.drain = undefined; reject(e); };
       this.socket.once("drain", done);
       this.once("closed", onClose);
     });
+    return this.drain;
   }
 
   /** Stop reading from the daemon while a slow consumer catches up (download backpressure). */

@@ -1,0 +1,24 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { CloudInitDiskInputs, CloudInitDiskOutputs } from "../provider/resources/cloudInitDisk";
+import { providerShim } from "./shim";
+import type { ArgsOf, OutputsOf } from "./types";
+
+export interface CloudInitDiskArgs extends ArgsOf<Omit<CloudInitDiskInputs, "name">> {
+  /** Base of the seed volume's name; defaults to the Pulumi resource name. */
+  name?: pulumi.Input<string>;
+}
+
+export interface CloudInitDisk extends OutputsOf<CloudInitDiskInputs & CloudInitDiskOutputs> {}
+
+/**
+ * A cloud-init NoCloud seed disk, built in memory (no mkisofs) and uploaded into a pool.
+ * Attach it as a cdrom: `{ device: "cdrom", volume: { pool: seed.pool, name: seed.volumeName } }`.
+ * user-data is kept secret in state and output.
+ */
+export class CloudInitDisk extends pulumi.dynamic.Resource {
+  constructor(name: string, args: CloudInitDiskArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputs: Record<keyof CloudInitDiskOutputs, undefined> = { volumeName: undefined, key: undefined, path: undefined, size: undefined, sha256: undefined };
+    const props = { ...outputs, ...args, name: args.name ?? name, userData: args.userData === undefined ? undefined : pulumi.secret(args.userData) };
+    super(providerShim("CloudInitDisk"), name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["userData"] }), "libvirt", "CloudInitDisk");
+  }
+}
