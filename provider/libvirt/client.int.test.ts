@@ -7,13 +7,12 @@
  * lifecycle tests need. The domain tests start the main domain only twice.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import { execFile, execFileSync } from "node:child_process";
-import { promisify } from "node:util";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { TEST_URI, uniqueName, virshQuiet } from "../../test/util";
+import { awaitDaemon, rejection, sleep, TEST_URI, uniqueName, virshQuiet, vsh, waitFor } from "../../test/util";
 import {
   DomainRef, formatVersion, LifecycleEvent, Libvirt, NetworkRef, NetworkUpdateCommand, NetworkUpdateSection,
   StoragePoolRef, StorageVolRef, uuidString,
@@ -65,33 +64,8 @@ function tagText(xml: string, tag: string): string | undefined {
   return new RegExp(`<${tag}(?:\\s[^>]*)?>([^<]*)</${tag}>`).exec(xml)?.[1];
 }
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-/** The rejection of p, which must reject. */
-async function rejection(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(LibvirtError);
-    return e as LibvirtError;
-  }
-  throw new Error("expected the call to reject");
-}
 
-/**
- * virsh, asynchronously: test/util's virsh blocks the event loop, and while it does our client
- * cannot read the daemon's keepalive answers (virsh calls can take many seconds on a busy daemon).
- */
-const run = promisify(execFile);
-async function vsh(...args: string[]): Promise<string> {
-  return (await run("virsh", ["-q", "-c", TEST_URI, ...args], { encoding: "utf8", maxBuffer: 64 * MiB })).stdout;
-}
 
 async function vshFails(...args: string[]): Promise<boolean> {
   try {
@@ -172,18 +146,6 @@ beforeAll(async () => {
   lv = await Libvirt.connect(TEST_URI);
 });
 
-/** Cleanup needs the daemon: wait out a restart (connection.int.test.ts restarts it). */
-async function awaitDaemon(ms = 30_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    try {
-      await vsh("uri");
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 afterAll(async () => {
   await awaitDaemon();

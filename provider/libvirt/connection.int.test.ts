@@ -6,11 +6,10 @@
  * systemd here). It keeps the daemon down as briefly as it can and afterAll makes sure it runs
  * again whatever happened.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { Readable } from "node:stream";
-import { promisify } from "node:util";
-import { TEST_URI, uniqueName, virshQuiet } from "../../test/util";
+import { awaitDaemon, rejection, sleep, TEST_URI, uniqueName, virshQuiet, vsh, waitFor } from "../../test/util";
 import { Libvirt, StoragePoolRef } from "./client";
 import { ErrorCode, isConnectionLost, isNotFound, LibvirtError } from "./errors";
 
@@ -19,29 +18,8 @@ jest.setTimeout(120_000);
 const IMAGES = "/var/lib/libvirt/images";
 const VIR_ERR_OPERATION_DENIED = 29;
 const SOCKET = "/var/run/libvirt/libvirt-sock";
-const run = promisify(execFile);
-async function vsh(...args: string[]): Promise<string> {
-  return (await run("virsh", ["-q", "-c", TEST_URI, ...args], { encoding: "utf8" })).stdout;
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function rejection(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(LibvirtError);
-    return e as LibvirtError;
-  }
-  throw new Error("expected a rejection");
-}
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 // ---- the daemon process
 

@@ -4,11 +4,9 @@
  * leave the connection usable.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { execFile } from "node:child_process";
 import { createReadStream, rmSync } from "node:fs";
 import { Readable, Writable } from "node:stream";
-import { promisify } from "node:util";
-import { TEST_URI, uniqueName, virshQuiet } from "../../test/util";
+import { awaitDaemon, rejection, sleep, TEST_URI, uniqueName, virshQuiet, vsh, waitFor } from "../../test/util";
 import { Libvirt, StoragePoolRef, StorageVolRef } from "./client";
 import { ErrorCode, ErrorDomain, isConnectionLost, LibvirtError } from "./errors";
 
@@ -16,11 +14,7 @@ jest.setTimeout(180_000);
 
 const MiB = 1024 * 1024;
 const IMAGES = "/var/lib/libvirt/images";
-const run = promisify(execFile);
 /** Async, so the event loop (and our keepalive) keeps running while virsh works. */
-async function vsh(...args: string[]): Promise<string> {
-  return (await run("virsh", ["-q", "-c", TEST_URI, ...args], { encoding: "utf8" })).stdout;
-}
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -63,15 +57,6 @@ function randomSource(size: number, piece = MiB) {
   return { source, digest: () => h.digest("hex"), produced: () => produced };
 }
 
-async function rejection(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(LibvirtError);
-    return e as LibvirtError;
-  }
-  throw new Error("expected a rejection");
-}
 
 let lv: Libvirt;
 let pool: StoragePoolRef;
@@ -90,18 +75,6 @@ beforeAll(async () => {
   await lv.storagePoolCreate(pool);
 });
 
-/** Cleanup needs the daemon: wait out a restart (connection.int.test.ts restarts it). */
-async function awaitDaemon(ms = 30_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    try {
-      await vsh("uri");
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 afterAll(async () => {
   await awaitDaemon();
