@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { CloudInitDiskInputs, CloudInitDiskOutputs } from "../provider/resources/cloudInitDisk";
+import { cloudInitDiskFields, type CloudInitDiskInputs, type CloudInitDiskOutputs } from "../provider/resources/cloudInitDisk";
 import { providerShim } from "./shim";
-import type { ArgsOf, OutputsOf } from "./types";
+import { ArgsOf, OutputsOf, resourceProps } from "./types";
 
 export interface CloudInitDiskArgs extends ArgsOf<Omit<CloudInitDiskInputs, "name">> {
   /** Base of the seed volume's name; defaults to the Pulumi resource name. */
@@ -18,7 +18,7 @@ export interface CloudInitDisk extends OutputsOf<CloudInitDiskInputs & CloudInit
 export class CloudInitDisk extends pulumi.dynamic.Resource {
   constructor(name: string, args: CloudInitDiskArgs, opts?: pulumi.CustomResourceOptions) {
     const outputs: Record<keyof CloudInitDiskOutputs, undefined> = { volumeName: undefined, key: undefined, path: undefined, size: undefined, sha256: undefined };
-    const props = { ...outputs, ...args, name: args.name ?? name, userData: args.userData === undefined ? undefined : pulumi.secret(args.userData) };
+    const props = resourceProps(cloudInitDiskFields, outputs, { ...args, name: args.name ?? name, userData: args.userData === undefined ? undefined : pulumi.secret(args.userData) });
     super(providerShim("CloudInitDisk"), name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["userData"] }), "libvirt", "CloudInitDisk");
   }
 }

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { DomainInputs, DomainOutputs } from "../provider/resources/domain";
+import { domainFields, type DomainInputs, type DomainOutputs } from "../provider/resources/domain";
 import type { DiskDef, InterfaceDef } from "../provider/xml/domain";
 import { providerShim } from "./shim";
-import type { ArgsOf, DeepInput, OutputsOf } from "./types";
+import { ArgsOf, DeepInput, OutputsOf, resourceProps } from "./types";
 
 type Size = number | string;
 
@@ -38,6 +38,6 @@ export class Domain extends pulumi.dynamic.Resource {
     };
     // The graphics password stays secret in state and output.
     const secret = { additionalSecretOutputs: ["graphics"] };
-    super(providerShim("Domain"), name, { ...outputs, ...args, name: args.name ?? name }, pulumi.mergeOptions(opts, secret), "libvirt", "Domain");
+    super(providerShim("Domain"), name, resourceProps(domainFields, outputs, { ...args, name: args.name ?? name }), pulumi.mergeOptions(opts, secret), "libvirt", "Domain");
   }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StoragePoolInputs, StoragePoolOutputs } from "../provider/resources/storagePool";
+import { storagePoolFields, type StoragePoolInputs, type StoragePoolOutputs } from "../provider/resources/storagePool";
 import { providerShim } from "./shim";
-import type { ArgsOf, OutputsOf } from "./types";
+import { ArgsOf, OutputsOf, resourceProps } from "./types";
 
 export interface StoragePoolArgs extends ArgsOf<Omit<StoragePoolInputs, "name">> {
   /** The pool's name in libvirt; defaults to the Pulumi resource name. */
@@ -21,6 +21,6 @@ export class StoragePool extends pulumi.dynamic.Resource {
     const outputs: Record<keyof StoragePoolOutputs, undefined> = {
       uuid: undefined, state: undefined, capacity: undefined, allocation: undefined, available: undefined, builtByProvider: undefined,
     };
-    super(providerShim("StoragePool"), name, { ...outputs, ...args, name: args.name ?? name }, opts, "libvirt", "StoragePool");
+    super(providerShim("StoragePool"), name, resourceProps(storagePoolFields, outputs, { ...args, name: args.name ?? name }), opts, "libvirt", "StoragePool");
   }
 }

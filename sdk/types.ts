@@ -12,3 +12,13 @@ export type ArgsOf<T> = { [K in keyof T]: DeepInput<T[K]> };
 
 /** Resource properties as Outputs, typed (no `any`). */
 export type OutputsOf<T> = { readonly [K in keyof T]-?: pulumi.Output<T[K]> };
+
+/**
+ * The properties a dynamic resource registers. Only registered keys become the resource's
+ * Outputs, so every input is listed, even unset, and resolves to the value the provider chose.
+ */
+export function resourceProps(fields: object, outputs: object, args: object): Record<string, unknown> {
+  const all: Record<string, unknown> = {};
+  for (const k of Object.keys(fields)) all[k] = undefined;
+  return { ...all, ...outputs, ...args };
+}

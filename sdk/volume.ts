@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { VolumeInputs, VolumeOutputs } from "../provider/resources/volume";
+import { volumeFields, type VolumeInputs, type VolumeOutputs } from "../provider/resources/volume";
 import { providerShim } from "./shim";
-import type { ArgsOf, OutputsOf } from "./types";
+import { ArgsOf, OutputsOf, resourceProps } from "./types";
 
 export interface VolumeArgs extends ArgsOf<Omit<VolumeInputs, "name" | "capacity" | "allocation">> {
   /** The volume's name in its pool (a file name in dir pools); defaults to the Pulumi resource name. */
@@ -31,6 +31,6 @@ export class Volume extends pulumi.dynamic.Resource {
     const outputs: Record<keyof VolumeOutputs, undefined> = {
       key: undefined, path: undefined, capacity: undefined, allocatedBytes: undefined, format: undefined, type: undefined, backingStorePath: undefined,
     };
-    super(providerShim("Volume"), name, { ...outputs, ...args, name: args.name ?? name }, opts, "libvirt", "Volume");
+    super(providerShim("Volume"), name, resourceProps(volumeFields, outputs, { ...args, name: args.name ?? name }), opts, "libvirt", "Volume");
   }
 }

@@ -215,7 +215,8 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
     async diff(_id, olds: O, news: I) {
       const d = diffFields(spec.fields, inputsOf(olds), news);
       if (!d.changed.length) return { changes: false };
-      const keepsIdentity = spec.identity.every((k) => !d.changed.includes(k));
+      // A spec without identity fields (names that carry a content hash) never collides by name.
+      const keepsIdentity = spec.identity.length > 0 && spec.identity.every((k) => !d.changed.includes(k));
       const deleteFirst = d.replaces.length > 0 && (keepsIdentity || !!spec.collides?.(inputsOf(olds), news));
       return { changes: true, replaces: d.replaces, deleteBeforeReplace: deleteFirst };
     },

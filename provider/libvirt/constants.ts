@@ -69,3 +69,6 @@ export const VolResizeFlags = { ALLOCATE: 1, DELTA: 2, SHRINK: 4 } as const;
 export const VolDeleteFlags = { NORMAL: 0, ZEROED: 1, WITH_SNAPSHOTS: 2 } as const;
 
 export const ConnectOpenFlags = { READ_ONLY: 1 } as const;
+
+/** virConnectListAllDomainsFlags (the first few). */
+export const ConnectListDomains = { ACTIVE: 1, INACTIVE: 2, PERSISTENT: 4, TRANSIENT: 8 } as const;

@@ -5,9 +5,9 @@
  * place; anything that would destroy data (shrinking, new permissions) is refused with the way
  * out, and a volume that a domain still uses is never deleted.
  */
-import { DomainXmlFlags } from "../libvirt/constants";
+import { ConnectListDomains, DomainXmlFlags } from "../libvirt/constants";
 import { ErrorCode, isLibvirtError, isNotFound } from "../libvirt/errors";
-import type { Libvirt, StoragePoolRef, StorageVolRef } from "../libvirt/client";
+import type { DomainRef, Libvirt, StoragePoolRef, StorageVolRef } from "../libvirt/client";
 import { Checker, OBJECT_NAME } from "../core/check";
 import { connection } from "../core/connections";
 import type { FieldTable } from "../core/fields";
@@ -67,6 +67,9 @@ export interface VolumeOutputs {
   /** The base image of an overlay. */
   backingStorePath?: string;
 }
+
+/** VIR_DOMAIN_BLOCK_RESIZE_BYTES: the size is in bytes, not KiB. */
+const BLOCK_RESIZE_BYTES = 1;
 
 const bytesText = (n: number) => `${formatSize(n)} (${n} bytes)`;
 
@@ -298,13 +301,29 @@ async function refreshPool(ctx: Context, pool: StoragePoolRef): Promise<void> {
   });
 }
 
+/** A running domain that has the volume open as a top-level disk, and the disk's target. */
+async function runningDiskOf(ctx: Context, vol: StorageVolRef, path: string | undefined): Promise<{ dom: DomainRef; target: string } | undefined> {
+  for (const dom of await ctx.retry(() => ctx.lv.listAllDomains(ConnectListDomains.ACTIVE))) {
+    const xml = await ctx.lv.domainGetXmlDesc(dom, 0).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    if (!xml) continue;
+    const disk = (await domainDiskSources(xml)).find((d) => d.top && d.target &&
+      ((path !== undefined && (d.file === path || d.dev === path)) || (d.pool === vol.pool && d.volume === vol.name)));
+    if (disk) return { dom, target: disk.target! };
+  }
+  return undefined;
+}
+
+/**
+ * Grow in place. A running guest holds its disk image locked, so a disk in use grows through
+ * the guest's QEMU (virDomainBlockResize), which also tells the guest the new size.
+ */
 async function grow(ctx: Context, vol: StorageVolRef, to: number): Promise<void> {
   try {
-    await whileBusy(ctx, () => ctx.lv.storageVolResize(vol, to, 0));
+    const inUse = await runningDiskOf(ctx, vol, (await definitionOf(ctx, vol)).path);
+    if (inUse) await ctx.retry(() => ctx.lv.domainBlockResize(inUse.dom, inUse.target, to, BLOCK_RESIZE_BYTES));
+    else await whileBusy(ctx, () => ctx.lv.storageVolResize(vol, to, 0));
   } catch (e) {
-    const locked = /write" lock|another process using the image/i.test((e as Error).message);
-    const hint = locked ? " (a running domain has the image open: stop the domain, or grow the disk through it with `virsh blockresize`, then `pulumi refresh`)" : "";
-    throw new Error(`growing it to ${bytesText(to)} failed: ${(e as Error).message}${hint}`);
+    throw new Error(`growing it to ${bytesText(to)} failed: ${(e as Error).message}`);
   }
 }
 

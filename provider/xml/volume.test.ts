@@ -169,11 +169,11 @@ describe("domainDiskSources", () => {
   test("lists every disk source of a live domain, backing chains included", async () => {
     const s = await domainDiskSources(LIVE_DOMAIN);
     expect(s).toEqual([
-      { target: "vda", file: "/var/lib/libvirt/images/plt-explore/c.qcow2", dev: undefined, pool: undefined, volume: undefined },
-      { target: "vda", file: "/var/lib/libvirt/images/plt-explore/a.qcow2", dev: undefined, pool: undefined, volume: undefined },
-      { target: "vdb", file: undefined, dev: undefined, pool: "plt-explore", volume: "b.raw" },
-      { target: "hdc", file: "/var/lib/libvirt/images/plt-explore/iso1", dev: undefined, pool: undefined, volume: undefined },
-      { target: "vdc", file: undefined, dev: "/dev/vg0/lv1", pool: undefined, volume: undefined },
+      { target: "vda", file: "/var/lib/libvirt/images/plt-explore/c.qcow2", dev: undefined, pool: undefined, volume: undefined, top: true },
+      { target: "vda", file: "/var/lib/libvirt/images/plt-explore/a.qcow2", dev: undefined, pool: undefined, volume: undefined, top: false },
+      { target: "vdb", file: undefined, dev: undefined, pool: "plt-explore", volume: "b.raw", top: true },
+      { target: "hdc", file: "/var/lib/libvirt/images/plt-explore/iso1", dev: undefined, pool: undefined, volume: undefined, top: true },
+      { target: "vdc", file: undefined, dev: "/dev/vg0/lv1", pool: undefined, volume: undefined, top: true },
     ]);
   });
 

@@ -97,6 +97,8 @@ export interface DiskSource {
   /** <source pool=... volume=...> */
   pool?: string;
   volume?: string;
+  /** The disk's own image, not one of its backing files. */
+  top: boolean;
 }
 
 /**
@@ -106,13 +108,13 @@ export interface DiskSource {
 export async function domainDiskSources(xml: string): Promise<DiskSource[]> {
   const root = await parseRoot(xml, "domain");
   const out: DiskSource[] = [];
-  const visit = (node: XmlNode, target: string | undefined) => {
+  const visit = (node: XmlNode, target: string | undefined, top: boolean) => {
     const src = child(node, "source");
     if (src) {
-      out.push({ target, file: attr(src, "file"), dev: attr(src, "dev"), pool: attr(src, "pool"), volume: attr(src, "volume") });
+      out.push({ target, file: attr(src, "file"), dev: attr(src, "dev"), pool: attr(src, "pool"), volume: attr(src, "volume"), top });
     }
-    for (const b of children(node, "backingStore")) visit(b, target);
+    for (const b of children(node, "backingStore")) visit(b, target, false);
   };
-  for (const disk of children(child(root, "devices"), "disk")) visit(disk, attr(child(disk, "target"), "dev"));
+  for (const disk of children(child(root, "devices"), "disk")) visit(disk, attr(child(disk, "target"), "dev"), true);
   return out;
 }
