@@ -11,6 +11,7 @@ packages=(
   busybox-static                                                    # the test guest (test/guest)
   genisoimage util-linux                                            # isoinfo/blkid cross-check our ISO writer
   xz-utils gzip                                                     # compressed volume sources in tests
+  swtpm swtpm-tools                                                 # emulated TPMs for domains
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

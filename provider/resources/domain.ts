@@ -13,7 +13,7 @@ import {
   DomainCreateFlags, DomainState, DomainUndefineFlags, DomainXmlFlags, Impact, InterfaceAddressSource, MemoryFlags, VcpuFlags,
 } from "../libvirt/constants";
 import { ErrorCode, isConnectionLost, isLibvirtError, isNotFound } from "../libvirt/errors";
-import { Libvirt, uuidBytes, uuidString } from "../libvirt/client";
+import { uuidBytes, uuidString } from "../libvirt/client";
 import type { DomainRef } from "../libvirt/protocol";
 import { Checker, OBJECT_NAME } from "../core/check";
 import type { FieldTable } from "../core/fields";
@@ -75,7 +75,7 @@ export const domainFields: FieldTable<DomainInputs> = {
   description: { effect: "live", doc: "Set live and in the definition." },
   memory: { effect: "live", doc: "Ballooned live up to maxMemory, and set in the definition." },
   maxMemory: { effect: RESTART, doc: "The balloon ceiling." },
-  vcpus: { effect: "live", doc: "Hot-plugged or unplugged live up to maxVcpus, and set in the definition." },
+  vcpus: { effect: "live", doc: "Added live (hotplug) up to maxVcpus, and set in the definition; fewer vCPUs take effect at a restart (unplugging needs the guest's help)." },
   maxVcpus: { effect: RESTART, doc: "The hotplug ceiling." },
   cpu: { effect: RESTART, computed: true, doc: "CPU mode, model and topology." },
   arch: { effect: RESTART, computed: true, doc: "Guest architecture." },
@@ -86,7 +86,7 @@ export const domainFields: FieldTable<DomainInputs> = {
   boot: { effect: RESTART, computed: true, doc: "Boot device order (libvirt boots from the first disk when unset)." },
   kernel: { effect: RESTART, doc: "Direct kernel boot: kernel, initrd, cmdline." },
   disks: { effect: "live", doc: "Attached and detached live (virtio, scsi, usb buses), cdrom media swapped live; other changes to an existing disk re-plug it live, or wait for a restart on ide/sata." },
-  interfaces: { effect: "live", doc: "Attached and detached live; a changed interface is re-plugged live. MACs are generated once, stable per domain name and position." },
+  interfaces: { effect: "live", doc: "Attached and detached live; a changed interface is re-plugged live. MACs are generated once: an interface keeps its MAC while its network (or bridge, device) and model stay the same." },
   graphics: { effect: RESTART, doc: "vnc or spice; the password is a secret." },
   console: { effect: RESTART, doc: "Serial console on a pty or logged to a file." },
   guestAgent: { effect: RESTART, doc: "The qemu guest agent channel." },
@@ -568,7 +568,8 @@ async function hotplug(ctx: Context, dom: DomainRef, olds: DomainInputs, news: D
   }
   for (const [target, d] of newDisks) {
     const current = liveDisks.get(target);
-    if (current && sameDevice(d, asWritten(d, current))) continue;
+    // The source counts even where the inputs leave it out: an empty cdrom is not a loaded one.
+    if (current && sameDevice(d, { ...asWritten(d, current), volume: current.volume, file: current.file, block: current.block })) continue;
     if (current && d.device === "cdrom" && current.device === "cdrom" && current.bus === d.bus) {
       await ctx.lv.domainUpdateDevice(dom, diskDeviceXml(d), Impact.LIVE); // media swap (or eject)
       continue;
@@ -653,9 +654,13 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs> = {
       hardLimit: kib(recorded.memtune.hardLimit, def.memtune.hardLimit) ? recorded.memtune.hardLimit : def.memtune.hardLimit,
       softLimit: kib(recorded.memtune.softLimit, def.memtune.softLimit) ? recorded.memtune.softLimit : def.memtune.softLimit,
     } : def.memtune;
+    // A dynamic label without a model goes to the host's primary security driver; where there is
+    // none (no SELinux or AppArmor), libvirt stores it as type none, model none.
+    const securityLabel = asRecorded("securityLabel", (rec, live) => rec.type === "dynamic" && rec.model === undefined && live?.type === "none" && live?.model === "none", def.securityLabel);
     return {
       live: {
         ...fields,
+        securityLabel,
         memory: asRecorded("memory", kib, def.memory),
         maxMemory: asRecorded("maxMemory", kib, def.maxMemory),
         memtune,
@@ -704,7 +709,17 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs> = {
         }
       };
       if (diff.changed.includes("description")) await live("description", () => ctx.lv.domainSetDescription(dom, news.description || undefined, Impact.LIVE));
-      if (diff.changed.includes("vcpus") && !diff.changed.includes("maxVcpus")) await live("vcpus", () => ctx.lv.domainSetVcpus(dom, news.vcpus, VcpuFlags.LIVE));
+      if (diff.changed.includes("vcpus") && !diff.changed.includes("maxVcpus")) {
+        // Only adding is live. Removing needs the guest to release the vCPU, and a request it
+        // never answers leaves QEMU unstable (QEMU 7.2 crashed at the next device hotplug), so
+        // fewer vCPUs wait for the restart like a restart field.
+        const current = await ctx.lv.domainGetVcpus(dom, VcpuFlags.LIVE);
+        if (news.vcpus > current) await live("vcpus", () => ctx.lv.domainSetVcpus(dom, news.vcpus, VcpuFlags.LIVE));
+        else if (news.vcpus < current) {
+          notLive.push("vcpus");
+          needsRestart = true;
+        }
+      }
       if (diff.changed.includes("memory") && !diff.changed.includes("maxMemory")) await live("memory", () => ctx.lv.domainSetMemory(dom, Math.floor(news.memory / 1024), MemoryFlags.LIVE));
       if (diff.changed.includes("disks") || diff.changed.includes("interfaces")) needsRestart = (await hotplug(ctx, dom, olds, news)) || needsRestart;
     }

@@ -274,7 +274,8 @@ export async function domainFromXml(xml: string): Promise<{ def: DomainDef; runt
     },
     arch: attr(osType, "arch"),
     machine: attr(osType, "machine"),
-    firmware: attr(os, "firmware") === "efi" ? "efi" : "bios",
+    // A running domain shows the firmware libvirt chose (a pflash loader), no longer firmware='efi'.
+    firmware: attr(os, "firmware") === "efi" || attr(child(os, "loader"), "type") === "pflash" ? "efi" : "bios",
     secureBoot: fwFeature ? attr(fwFeature, "enabled") === "yes" : undefined,
     nvram: childText(os, "nvram"),
     boot: children(os, "boot").map((b) => attr(b, "dev") as "hd"),
