@@ -6,12 +6,14 @@ import { setConfiguredUri } from "./core/connections";
 import { DynamicProvider, makeProvider } from "./core/resource";
 import { cloudInitDisk } from "./resources/cloudInitDisk";
 import { domain } from "./resources/domain";
+import { network } from "./resources/network";
 import { storagePool } from "./resources/storagePool";
 import { volume } from "./resources/volume";
 
 export const specs = {
   StoragePool: storagePool,
   Volume: volume,
+  Network: network,
   Domain: domain,
   CloudInitDisk: cloudInitDisk,
 } as const;
