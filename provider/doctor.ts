@@ -4,6 +4,7 @@
  * (the *Problems functions, pure over plain facts) so the judgement is unit-testable without a host.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { redactUri } from "./libvirt/uri";
 import { kvmRunsGuests, parseCapabilities as parseHostFacts } from "./core/host";
 import { dirname } from "node:path";
 import { formatVersion, Libvirt } from "./libvirt/client";
@@ -253,7 +254,7 @@ function qemuIdentity(uri: LibvirtUri, label: string | undefined): Identity | un
 }
 
 export async function diagnose(uri: string = defaultUri()): Promise<DoctorReport> {
-  const report: DoctorReport = { ok: false, uri, transport: "unknown", pools: [], networks: [], problems: [] };
+  const report: DoctorReport = { ok: false, uri: redactUri(uri), transport: "unknown", pools: [], networks: [], problems: [] };
   let parsed: LibvirtUri;
   try {
     parsed = parseUri(uri);

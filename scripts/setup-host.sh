@@ -12,6 +12,7 @@ packages=(
   genisoimage util-linux                                            # isoinfo/blkid cross-check our ISO writer
   xz-utils gzip                                                     # compressed volume sources in tests
   swtpm swtpm-tools                                                 # emulated TPMs for domains
+  openssh-server openssh-client netcat-openbsd gnutls-bin           # remote transports: sshd, nc, certtool
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -6,6 +6,7 @@
  * object, the host and the fix.
  */
 import { LibvirtError } from "../libvirt/errors";
+import { redactUri } from "../libvirt/uri";
 import type { Libvirt } from "../libvirt/client";
 import { Checker, CheckFailure } from "./check";
 import { connection, resolveUri } from "./connections";
@@ -182,7 +183,7 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
 
   /** Errors name the object and the host; libvirt's own message says what failed. */
   function explain(e: unknown, inputs: Partial<I>, id?: string): Error {
-    const what = `${spec.describe(inputs, id)} on ${resolveUri(inputs.uri)}`;
+    const what = `${spec.describe(inputs, id)} on ${redactUri(resolveUri(inputs.uri))}`;
     const message = e instanceof Error ? e.message : String(e);
     const err = new Error(`${what}: ${message}`);
     if (e instanceof LibvirtError) (err as any).libvirtCode = e.code;

@@ -10,14 +10,15 @@ export type Transport = "unix" | "ssh" | "tls" | "tcp" | "ext";
 /** Query parameters the remote driver consumes itself; they never reach the daemon. */
 const CLIENT_PARAMS = new Set([
   "name", "command", "socket", "auth", "netcat", "keyfile", "sshauth", "no_verify", "no_tty",
-  "pkipath", "known_hosts", "known_hosts_verify", "tls_priority", "mode", "proxy",
+  "pkipath", "known_hosts", "known_hosts_verify", "tls_priority", "mode", "proxy", "no_sanity", "authfile",
 ]);
 
 export interface LibvirtUri {
-  /** The URI as given. */
+  /** The URI as given, except that a password in the user part reads "***" (safe for messages). */
   readonly text: string;
   readonly driver: string;
   readonly transport: Transport;
+  /** The user name, without a password: "user:pw@" is accepted, the password never used or kept. */
   readonly user?: string;
   readonly host?: string;
   readonly port?: number;
@@ -35,8 +36,17 @@ export function defaultUri(env: NodeJS.ProcessEnv = process.env): string {
   return env.LIBVIRT_DEFAULT_URI || DEFAULT_URI;
 }
 
-export function parseUri(text: string): LibvirtUri {
-  const m = /^([a-z][a-z0-9]*)(?:\+([a-z0-9]+))?:\/\/(?:([^@/?]*)@)?(\[[^\]]+\]|[^:/?]*)(?::(\d+))?(\/[^?]*)?(?:\?(.*))?$/i.exec(text);
+/**
+ * The URI with a password in its user part ("qemu+ssh://user:pw@host/...") replaced by "***":
+ * the only form of a URI that may appear in messages, logs or outputs.
+ */
+export function redactUri(text: string): string {
+  return text.replace(/^([^:/?#]*:\/\/[^@/?:]*):[^@/?]*@/, "$1:***@");
+}
+
+export function parseUri(given: string): LibvirtUri {
+  const text = redactUri(given);
+  const m = /^([a-z][a-z0-9]*)(?:\+([a-z0-9]+))?:\/\/(?:([^@/?]*)@)?(\[[^\]]+\]|[^:/?]*)(?::(\d+))?(\/[^?]*)?(?:\?(.*))?$/i.exec(given);
   if (!m) {
     throw new LibvirtError(
       `invalid libvirt URI "${text}": expected driver[+transport]://[user@][host][:port]/path, e.g. qemu:///system or qemu+ssh://root@host/system`,
@@ -68,7 +78,7 @@ export function parseUri(text: string): LibvirtUri {
   const path = pathText || "/";
   const remoteName = params.get("name") ?? `${driver}://${path}${forDaemon.length ? "?" + forDaemon.join("&") : ""}`;
   return {
-    text, driver: driver.toLowerCase(), transport, user: user || undefined, host,
+    text, driver: driver.toLowerCase(), transport, user: user?.split(":")[0] || undefined, host,
     port, path, params, remoteName,
   };
 }

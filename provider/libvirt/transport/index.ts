@@ -5,6 +5,9 @@
 import type { Duplex } from "node:stream";
 import { ErrorCode, LibvirtError } from "../errors";
 import type { LibvirtUri, Transport } from "../uri";
+import { dialSsh } from "./ssh";
+import { dialTcp } from "./tcp";
+import { dialTls } from "./tls";
 import { dialUnix } from "./unix";
 
 export interface Dialed {
@@ -17,13 +20,16 @@ export type Dialer = (uri: LibvirtUri, readOnly: boolean) => Promise<Dialed>;
 
 const dialers: Partial<Record<Transport, Dialer>> = {
   unix: dialUnix,
+  ssh: dialSsh,
+  tls: dialTls,
+  tcp: dialTcp,
 };
 
 export function dial(uri: LibvirtUri, readOnly: boolean): Promise<Dialed> {
   const dialer = dialers[uri.transport];
   if (!dialer) {
     return Promise.reject(new LibvirtError(
-      `the ${uri.transport} transport (${uri.text}) is not supported yet; local unix sockets are`,
+      `the ${uri.transport} transport (${uri.text}) is not supported: use unix, ssh, tls or tcp`,
       ErrorCode.NO_SUPPORT,
     ));
   }
