@@ -8,7 +8,10 @@ action=${1:-up}
 [ $# -gt 0 ] && shift
 
 bash scripts/setup-host.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# npm 11.19 writes lock files without the other platforms' optional packages (jest's
+# unrs-resolver bindings), and `npm ci` then refuses the lock as out of sync: fall back to an
+# install that keeps the locked versions.
+[ -d node_modules ] || { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
 npm run build >/dev/null
 guest=$(bash test/guest/build.sh | tail -n 1)
 # shellcheck source=scripts/pulumi-env.sh

@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
-npm ci --no-audit --no-fund
+# npm 11.19 writes lock files without the other platforms' optional packages (jest's
+# unrs-resolver bindings), and `npm ci` then refuses the lock as out of sync: fall back to an
+# install that keeps the locked versions.
+{ npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
 # The end-to-end suite drives the real Pulumi CLI: build or find it first, outside jest's
 # timeouts (about 5 minutes cold, cached in ~/.cache/pulumi-libvirt afterwards).
 bash scripts/pulumi-cli.sh >/dev/null

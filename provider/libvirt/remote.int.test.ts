@@ -17,9 +17,9 @@ import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { promisify } from "node:util";
 import { startSshd, startTlsDaemon, Sshd, TlsDaemon } from "../../test/remote/fixtures";
-import { TEST_URI, uniqueName, virsh, virshQuiet } from "../../test/util";
+import { rejection, TEST_URI, uniqueName, virsh, virshQuiet } from "../../test/util";
 import { Libvirt } from "./client";
-import { ErrorCode, isNotFound, LibvirtError } from "./errors";
+import { ErrorCode, isNotFound } from "./errors";
 
 jest.setTimeout(300_000);
 
@@ -28,15 +28,6 @@ const IMAGES = "/var/lib/libvirt/images";
 const ROOT = join(__dirname, "..", "..");
 const run = promisify(execFile);
 
-async function rejection(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (!(e instanceof LibvirtError)) throw new Error(`expected a LibvirtError, got ${String(e)}`);
-    return e;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Connect, run fn, always close. */
 async function withLv<T>(uri: string, fn: (lv: Libvirt) => Promise<T>): Promise<T> {

@@ -62,15 +62,7 @@ export interface DnsTxt {
   value: string;
 }
 
-export interface DnsSrv {
-  service: string;
-  protocol: string;
-  domain?: string;
-  target?: string;
-  port?: number;
-  priority?: number;
-  weight?: number;
-}
+export type DnsSrv = DnsSrvDef;
 
 export interface Route {
   /** Destination subnet: "10.20.0.0/16". */
