@@ -430,6 +430,22 @@ async function definitionXml(inputs: DomainInputs, type: "kvm" | "qemu", uuid?: 
   return xmlOverride ? mergeOverride(xml, xmlOverride) : xml;
 }
 
+/**
+ * libvirt opens a pool volume as raw unless the disk names its format, so a qcow2 volume
+ * attached without one would show the guest its qcow2 file as raw bytes. Disks on volumes get
+ * the format libvirt records for the volume (an ISO reads as raw).
+ */
+async function withVolumeFormats(ctx: Context, inputs: DomainInputs): Promise<DomainInputs> {
+  const disks = await Promise.all(inputs.disks.map(async (d) => {
+    if (!d.volume || d.format) return d;
+    const pool = await ctx.retry(() => ctx.lv.storagePoolLookupByName(d.volume!.pool));
+    const vol = await ctx.retry(() => ctx.lv.storageVolLookupByName(pool, d.volume!.name));
+    const format = /<target>[\s\S]*?<format type=['"](\w+)['"]/.exec(await ctx.lv.storageVolGetXmlDesc(vol))?.[1];
+    return { ...d, format: format === "qcow2" ? "qcow2" as const : "raw" as const };
+  }));
+  return { ...inputs, disks };
+}
+
 async function lookup(ctx: Context, id: string): Promise<DomainRef | undefined> {
   try {
     return await ctx.lv.domainLookupByUuid(uuidBytes(id));
@@ -613,7 +629,8 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs> = {
   check: (news, c, olds) => checkInputs(news, c, olds ?? {}),
   describe: (i, id) => `domain "${i.name ?? id}"`,
 
-  async create(ctx, inputs) {
+  async create(ctx, asked) {
+    const inputs = await withVolumeFormats(ctx, asked);
     const type = inputs.type ?? (await defaultVirtType(ctx.lv));
     const dom = await ctx.retry(async () => ctx.lv.domainDefineXml(await definitionXml(inputs, type)));
     const id = uuidString(dom.uuid);
@@ -684,9 +701,10 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs> = {
     };
   },
 
-  async update(ctx, id, olds, news, diff) {
+  async update(ctx, id, olds, asked, diff) {
     const dom = await lookup(ctx, id);
     if (!dom) throw new Error("it no longer exists; run `pulumi refresh` to forget it, then `pulumi up` to create it again");
+    const news = await withVolumeFormats(ctx, asked);
     const type = news.type ?? olds.type ?? (await defaultVirtType(ctx.lv));
     // The definition always takes the whole desired state; live changes follow.
     await ctx.retry(async () => ctx.lv.domainDefineXml(await definitionXml(news, type, id)));

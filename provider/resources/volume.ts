@@ -320,8 +320,13 @@ async function runningDiskOf(ctx: Context, vol: StorageVolRef, path: string | un
 async function grow(ctx: Context, vol: StorageVolRef, to: number): Promise<void> {
   try {
     const inUse = await runningDiskOf(ctx, vol, (await definitionOf(ctx, vol)).path);
-    if (inUse) await ctx.retry(() => ctx.lv.domainBlockResize(inUse.dom, inUse.target, to, BLOCK_RESIZE_BYTES));
-    else await whileBusy(ctx, () => ctx.lv.storageVolResize(vol, to, 0));
+    if (inUse) {
+      await ctx.retry(() => ctx.lv.domainBlockResize(inUse.dom, inUse.target, to, BLOCK_RESIZE_BYTES));
+      // The pool's record of the volume still holds the old size until it is refreshed.
+      await refreshPool(ctx, await ctx.lv.storagePoolLookupByName(vol.pool));
+    } else {
+      await whileBusy(ctx, () => ctx.lv.storageVolResize(vol, to, 0));
+    }
   } catch (e) {
     throw new Error(`growing it to ${bytesText(to)} failed: ${(e as Error).message}`);
   }
