@@ -27,6 +27,9 @@ fi
 # Give it the group and mode Debian's udev rule would.
 if [ -c /dev/kvm ] && [ "$(stat -c %G /dev/kvm)" != kvm ]; then chown root:kvm /dev/kvm && chmod 0660 /dev/kvm; fi
 
+# libvirt runs swtpm_setup as tss; files a root-run swtpm left in its CA directory block it.
+if [ -d /var/lib/swtpm-localca ] && id tss >/dev/null 2>&1; then chown -R tss:root /var/lib/swtpm-localca; fi
+
 # Without systemd, start the daemons directly and wait until libvirtd answers.
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
   pidof virtlogd >/dev/null || virtlogd -d
