@@ -14,6 +14,7 @@ import {
 import { Keepalive, P, RemoteError } from "./protocol";
 import { RpcConnection, StreamSink } from "./rpc";
 import { Codec, Decoded, decode, encode } from "./xdr";
+import { rejection } from "../../test/util";
 
 // Nothing here should take more than a fraction of a second; a hang must fail fast, not in 2 minutes.
 jest.setTimeout(5000);
@@ -131,16 +132,6 @@ function setup(allowHalfOpen = false): { rpc: RpcConnection; daemon: FakeDaemon;
   return { rpc, daemon: new FakeDaemon(server), client, server };
 }
 
-/** The rejection of p, which must be a LibvirtError. */
-async function rejection(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (!(e instanceof LibvirtError)) throw new Error(`expected a LibvirtError, got ${String(e)}`);
-    return e;
-  }
-  throw new Error("expected the promise to reject");
-}
 
 function hexOf(s: string): string {
   return s.replace(/\s+/g, "");

@@ -11,6 +11,7 @@ import { ErrorCode, LibvirtError } from "../errors";
 import { parseUri, redactUri } from "../uri";
 import { dial } from "./index";
 import { escapeShell, proxyMode, remoteCommand, sshFailure, sshPlan } from "./ssh";
+import { rejection } from "../../../test/util";
 
 function thrown(fn: () => unknown): LibvirtError {
   try {
@@ -22,15 +23,6 @@ function thrown(fn: () => unknown): LibvirtError {
   throw new Error("expected a LibvirtError");
 }
 
-async function rejection(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof LibvirtError) return e;
-    throw e;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("escapeShell (virBufferEscapeShell's rule)", () => {
   test.each([

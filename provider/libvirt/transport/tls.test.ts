@@ -9,9 +9,10 @@ import { AddressInfo, createServer as createTcpServer, connect as tcpConnect, Se
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, TLSSocket } from "node:tls";
-import { ErrorCode, LibvirtError } from "../errors";
+import { ErrorCode } from "../errors";
 import { parseUri } from "../uri";
 import { dialTls, pkiFiles } from "./tls";
+import { rejection } from "../../../test/util";
 
 let pki: string;
 
@@ -21,15 +22,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(pki, { recursive: true, force: true }));
 
-async function rejection(p: Promise<unknown>): Promise<LibvirtError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof LibvirtError) return e;
-    throw e;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** A TLS server that greets each verified client as `greet` says (byte 1 = libvirt's "accepted"). */
 async function server(greet: (s: TLSSocket) => void, certDir = "server"): Promise<{ port: number; close(): Promise<void> }> {
