@@ -12,7 +12,10 @@ packages=(
   genisoimage util-linux                                            # isoinfo/blkid cross-check our ISO writer
   xz-utils gzip                                                     # compressed volume sources in tests
   swtpm swtpm-tools                                                 # emulated TPMs for domains
+  ovmf                                                              # UEFI firmware (firmware: efi, secureBoot)
   openssh-server openssh-client netcat-openbsd gnutls-bin           # remote transports: sshd, nc, certtool
+  python3-libvirt                                                   # bench/: libvirt's C client as the reference
+  ansible                                                           # bench/: community.libvirt as the reference
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
