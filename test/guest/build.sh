@@ -27,8 +27,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # module's modinfo `depends=` and loaded first.
 #   ata_piix+sr_mod+isofs: the NoCloud ISO as IDE cdrom on machine 'pc'
 #   virtio_pci+virtio_net+virtio_blk: NICs and disks (also hot-plugged ones)
+#   virtio_balloon: live memory changes reach the guest (and virsh dominfo)
 #   button+evdev: ACPI power button -> /dev/input/event* for busybox acpid
-MODULES=(ata_piix sr_mod isofs virtio_pci virtio_net virtio_blk button evdev)
+MODULES=(ata_piix sr_mod isofs virtio_pci virtio_net virtio_blk virtio_balloon button evdev)
 
 # Files whose content defines the guest; a change rebuilds.
 INPUTS=(init udhcpc.script guest-poweroff build.sh)
