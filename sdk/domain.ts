@@ -34,7 +34,7 @@ export class Domain extends pulumi.dynamic.Resource {
   constructor(name: string, args: DomainArgs, opts?: pulumi.CustomResourceOptions) {
     const outputs: Record<keyof DomainOutputs, undefined> = {
       uuid: undefined, domainId: undefined, status: undefined, macs: undefined, interfaceAddresses: undefined,
-      ipAddress: undefined, graphicsPort: undefined, consolePath: undefined,
+      ipAddress: undefined, graphicsPort: undefined, consolePath: undefined, pendingRestart: undefined,
     };
     // The graphics password stays secret in state and output.
     const secret = { additionalSecretOutputs: ["graphics"] };

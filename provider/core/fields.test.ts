@@ -15,14 +15,15 @@ interface Thing {
 
 const refuseShrink = jest.fn((old: any, next: any) => (old !== undefined && next !== undefined && next < old ? `cannot shrink from ${old} to ${next}` : undefined));
 
+const apply = async () => undefined;
 const table: FieldTable<Thing> = {
   name: { effect: "replace", doc: "A new name makes a new thing." },
-  size: { effect: "live", doc: "Grown live.", refuse: refuseShrink },
+  size: { effect: "live", doc: "Grown live.", refuse: refuseShrink, apply },
   memory: { effect: "restart", doc: "Takes effect on restart." },
   path: { effect: "replace", computed: true, doc: "Chosen by libvirt when unset." },
-  format: { effect: "live", computed: true, doc: "Detected when unset." },
-  tags: { effect: "live", doc: "A list." },
-  opts: { effect: "live", doc: "An object." },
+  format: { effect: "live", computed: true, doc: "Detected when unset.", apply },
+  tags: { effect: "live", doc: "A list.", apply },
+  opts: { effect: "live", doc: "An object.", apply },
   timeoutSeconds: { effect: "none", doc: "Provider-side." },
 };
 

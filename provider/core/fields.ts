@@ -5,6 +5,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { containsUnknown } from "./unknown";
+import type { Context } from "./resource";
 
 export type Effect =
   /** Applied to the running object and its definition, without disruption. */
@@ -16,8 +17,21 @@ export type Effect =
   /** Provider-side settings (timeouts, safety switches): no libvirt change. */
   | "none";
 
-export interface Field {
-  effect: Effect;
+/** What a live step returns when the change could not be made live and waits for a restart. */
+export const DEFERRED = "deferred" as const;
+
+/** What a live step is given: the object's handle from the spec's prepare, and both inputs. */
+export interface Change<I, T> {
+  ctx: Context;
+  target: T;
+  olds: I;
+  news: I;
+}
+
+/** How a live field is applied to the running object (its definition is already written). */
+export type LiveStep<I, T> = (change: Change<I, T>) => Promise<void | typeof DEFERRED>;
+
+interface FieldBase {
   /** One line for the README: what changes and how. */
   doc: string;
   /** Unset means "whatever libvirt chose" (detected format, default paths): never a diff. */
@@ -30,10 +44,29 @@ export interface Field {
    * value counts as one.
    */
   replacesWhen?(old: any, next: any): boolean;
+  /**
+   * Read-side equivalence: whether the value libvirt reports means what was recorded (a size
+   * rounded to KiB, a machine alias). Then read keeps the recorded value and no diff appears.
+   * `facts` are what the spec's read found out about the host.
+   */
+  same?(recorded: any, live: any, facts: any): boolean;
 }
 
+/**
+ * One input's declaration. A live field must say how it is applied, so a table cannot promise
+ * a live change that nothing makes; `afterRestart` steps run once a restart (if any) is done.
+ */
+export type Field<I = any, T = any> =
+  | (FieldBase & { effect: "live"; apply: LiveStep<I, T>; afterRestart?: boolean })
+  | (FieldBase & { effect: "restart" | "replace" | "none"; apply?: never });
+
 /** Every input of I must be declared: the compiler keeps the table complete. */
-export type FieldTable<I> = { readonly [K in keyof Required<I>]: Field };
+export type FieldTable<I, T = any> = { readonly [K in keyof Required<I>]: Field<I, T> };
+
+/** The fields of a table with the given effect, in table order. */
+export function fieldsWith<I>(table: FieldTable<I>, effect: Effect): (keyof I & string)[] {
+  return (Object.entries(table) as [keyof I & string, Field][]).filter(([, f]) => f.effect === effect).map(([k]) => k);
+}
 
 export interface FieldDiff {
   /** Inputs whose desired value differs from the recorded one (or is unknown in preview). */

@@ -10,7 +10,8 @@ import { redactUri } from "../libvirt/uri";
 import type { Libvirt } from "../libvirt/client";
 import { Checker, CheckFailure } from "./check";
 import { connection, resolveUri } from "./connections";
-import { diffFields, FieldDiff, FieldTable } from "./fields";
+import { DEFERRED, diffFields, FieldDiff, fieldsWith, FieldTable } from "./fields";
+import { progress } from "./progress";
 import { retrying } from "./retry";
 
 /** Inputs every resource accepts. */
@@ -49,15 +50,34 @@ export interface LiveState<I, X> {
   live: Partial<I>;
   /** Output-only properties: uuid, state, capacity... */
   outputs: X;
+  /** Host facts the table's read-side equivalences (Field.same) need, e.g. machine aliases. */
+  facts?: unknown;
+}
+
+/**
+ * For resources with restart fields: how their definition reaches the running object. The
+ * core restarts only when the inputs allow it; otherwise the changes wait, listed by `pending`
+ * (the resource's `pendingRestart` output comes from the same comparison).
+ */
+export interface RestartPolicy<I, T> {
+  allowed(news: I): boolean;
+  /**
+   * Restart fields (and deferred live ones) whose definition differs from the running object;
+   * undefined when the object is not running.
+   */
+  pending(ctx: Context, target: T): Promise<string[] | undefined>;
+  run(ctx: Context, target: T, news: I, fields: string[]): Promise<void>;
+  /** What to tell the user when changes wait (a default names the fields and allowRestart). */
+  waiting?(fields: string[]): string;
 }
 
 /**
  * Everything particular to one kind of libvirt object. I is its inputs, X its output-only
  * properties; the resource's outputs are I & X, because diff only ever sees outputs.
  */
-export interface ResourceSpec<I extends CommonInputs, X> {
+export interface ResourceSpec<I extends CommonInputs, X, T = any> {
   kind: string;
-  fields: FieldTable<I>;
+  fields: FieldTable<I, T>;
   /**
    * Inputs that name the object in libvirt (name, pool). A replacement that keeps them must
    * delete the old object first, since libvirt will not hold two objects of one name.
@@ -80,8 +100,17 @@ export interface ResourceSpec<I extends CommonInputs, X> {
   create(ctx: Context, inputs: I): Promise<{ id: string; facts?: Partial<X> }>;
   /** The live object, or undefined when it is gone. `recorded` holds the last known outputs. */
   read(ctx: Context, id: string, recorded: Partial<I & X>): Promise<LiveState<I, X> | undefined>;
-  /** Apply the changed fields (never replacements: the engine handles those). */
-  update(ctx: Context, id: string, olds: I & X, news: I, diff: FieldDiff): Promise<void>;
+  /**
+   * The first step of an update (never a replacement: the engine handles those): find the
+   * object and write its new definition where it has one. Returns the handle that the table's
+   * live steps, the restart and settle act on. Then the core runs the plan: the live steps of
+   * the changed fields in table order, the restart if allowed (else the changes wait), the
+   * steps marked afterRestart, settle.
+   */
+  prepare(ctx: Context, id: string, olds: I & X, news: I, diff: FieldDiff): Promise<T>;
+  restart?: RestartPolicy<I, T>;
+  /** The last step of an update (e.g. wait for the guest's addresses). */
+  settle?(ctx: Context, target: T, news: I): Promise<void>;
   delete(ctx: Context, id: string, olds: I & X): Promise<void>;
 }
 
@@ -130,7 +159,7 @@ export interface DynamicProvider {
   delete(id: string, props: any): Promise<void>;
 }
 
-export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>): DynamicProvider {
+export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I, X, T>): DynamicProvider {
   type O = I & X;
   const inputKeys = Object.keys(spec.fields) as (keyof I & string)[];
 
@@ -142,11 +171,13 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
   };
 
   /** Refreshed inputs: each recorded input replaced by what libvirt holds now, in its shape. */
-  const refreshed = (recorded: I, live: Partial<I>): I => {
+  const refreshed = (recorded: I, { live, facts }: Pick<LiveState<I, X>, "live" | "facts">): I => {
     const out: any = { ...recorded };
     for (const k of inputKeys) {
       if (!(k in live)) continue;
-      out[k] = recorded[k] === undefined && spec.fields[k].computed ? undefined : projectOnto(recorded[k], live[k]);
+      const field = spec.fields[k];
+      if (recorded[k] !== undefined && field.same?.(recorded[k], live[k], facts)) continue;
+      out[k] = recorded[k] === undefined && field.computed ? undefined : projectOnto(recorded[k], live[k]);
       if (out[k] === undefined) delete out[k];
     }
     return out;
@@ -176,7 +207,7 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
     const state = await spec.read(ctx, e.id, inputs as unknown as Partial<O>).catch(() => undefined);
     err.id = e.id;
     // The host turns properties into a protobuf Struct, which has no place for undefined.
-    err.properties = withoutUndefined(state ? { ...refreshed(inputs, state.live), ...state.outputs } : inputs);
+    err.properties = withoutUndefined(state ? { ...refreshed(inputs, state), ...state.outputs } : inputs);
     err.reasons = [err.message];
     return err;
   }
@@ -207,6 +238,41 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
     return { inputs: withoutUndefined(inputs), failures: c.failures };
   }
 
+  const liveFields = fieldsWith(spec.fields, "live");
+  const restartFields = fieldsWith(spec.fields, "restart");
+
+  /** An update: the definition, the live steps, a restart where allowed, settle. */
+  async function runPlan(ctx: Context, id: string, olds: O, news: I, d: FieldDiff): Promise<void> {
+    const target = await spec.prepare(ctx, id, olds, news, d);
+    const oldInputs = inputsOf(olds);
+    const steps = liveFields.filter((f) => d.changed.includes(f));
+    const deferred: string[] = [];
+    const run = async (afterRestart: boolean) => {
+      for (const f of steps) {
+        const field = spec.fields[f];
+        if (field.effect !== "live" || !!field.afterRestart !== afterRestart) continue;
+        if ((await field.apply({ ctx, target, olds: oldInputs, news })) === DEFERRED) deferred.push(f);
+      }
+    };
+    await run(false);
+    if (spec.restart) {
+      // What waits: this change's restart fields and deferred steps, and earlier changes that waited.
+      // Nothing waits on a stopped object: it takes its definition when it starts.
+      const pending = await spec.restart.pending(ctx, target);
+      const changedNow = [...restartFields.filter((f) => d.changed.includes(f)), ...deferred];
+      const waiting = pending ? [...new Set([...changedNow, ...pending])] : [];
+      const what = spec.describe(news, id);
+      if (waiting.length && spec.restart.allowed(news)) {
+        progress(`restarting ${what} to apply ${waiting.join(", ")}`);
+        await spec.restart.run(ctx, target, news, waiting);
+      } else if (waiting.length && changedNow.length) {
+        progress(`${what}: ${spec.restart.waiting?.(waiting) ?? `${waiting.join(", ")} saved in its definition; they take effect at its next restart (set allowRestart: true to restart it now; the pendingRestart output lists them)`}`);
+      }
+    }
+    await run(true);
+    await spec.settle?.(ctx, target, news);
+  }
+
   return {
     async check(olds, news) {
       const { inputs, failures } = checkInputs(news, inputsOf(olds ?? {}));
@@ -215,6 +281,11 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
 
     async diff(_id, olds: O, news: I) {
       const d = diffFields(spec.fields, inputsOf(olds), news);
+      const waiting = (olds as { pendingRestart?: string[] }).pendingRestart;
+      // Deferred changes are no diff (the definition holds them), but a preview says they wait.
+      if (waiting?.length && !d.changed.includes("allowRestart")) {
+        progress(`${spec.describe(news, _id)}: ${waiting.join(", ")} wait for a restart (pendingRestart); set allowRestart: true or restart it to apply them`);
+      }
       if (!d.changed.length) return { changes: false };
       // A spec without identity fields (names that carry a content hash) never collides by name.
       const keepsIdentity = spec.identity.length > 0 && spec.identity.every((k) => !d.changed.includes(k));
@@ -240,7 +311,7 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
         const ctx = await context(recorded);
         const state = await spec.read(ctx, id, props ?? {});
         if (!state) return {};
-        const inputs = withoutUndefined(refreshed(recorded, state.live));
+        const inputs = withoutUndefined(refreshed(recorded, state));
         return { id, props: withoutUndefined({ ...inputs, ...state.outputs }), inputs };
       } catch (e) {
         throw explain(e, props, id);
@@ -252,7 +323,7 @@ export function makeProvider<I extends CommonInputs, X>(spec: ResourceSpec<I, X>
         const d = diffFields(spec.fields, inputsOf(olds), news);
         for (const r of d.refusals) throw new Error(`${r.property}: ${r.reason}`);
         const ctx = await context(news);
-        await spec.update(ctx, id, olds, news, d);
+        await runPlan(ctx, id, olds, news, d);
         return { outs: await outputsAfterChange(ctx, id, news, olds) };
       } catch (e) {
         throw explain(e, news, id);

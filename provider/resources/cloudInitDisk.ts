@@ -121,7 +121,7 @@ export const cloudInitDisk: ResourceSpec<CloudInitDiskInputs, CloudInitDiskOutpu
     };
   },
 
-  async update() {
+  async prepare() {
     // Every content field replaces; the rest are provider-side settings.
   },
 

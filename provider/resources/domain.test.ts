@@ -87,10 +87,12 @@ const BAD: [string, Record<string, unknown>, string, RegExp][] = [
   ["virtiofs read-only", { ...GOOD, filesystems: [{ source: "/srv", target: "srv", readonly: true }] }, "filesystems[0].readonly", /virtiofs cannot share read-only/],
   ["filesystem tag twice", { ...GOOD, filesystems: [{ source: "/a", target: "t" }, { source: "/b", target: "t" }] }, "filesystems[1].target", /used by another filesystem/],
   ["bad cpuset", { ...GOOD, cputune: { vcpupin: [{ vcpu: 0, cpuset: "0-a" }] } }, "cputune.vcpupin[0].cpuset", /host CPU list/],
-  ["pin of a vCPU beyond maxVcpus", { ...GOOD, vcpus: 2, cputune: { vcpupin: [{ vcpu: 2, cpuset: "0" }] } }, "cputune.vcpupin[0].vcpu", /from 0 to 1/],
+  ["pin of a vCPU beyond vcpus, maxVcpus unset", { ...GOOD, vcpus: 2, cputune: { vcpupin: [{ vcpu: 2, cpuset: "0" }] } }, "cputune.vcpupin[0].vcpu", /from 0 to 1/],
+  ["pin of a vCPU beyond maxVcpus", { ...GOOD, vcpus: 2, maxVcpus: 3, cputune: { vcpupin: [{ vcpu: 3, cpuset: "0" }] } }, "cputune.vcpupin[0].vcpu", /from 0 to 2/],
   ["vcpupin not a list", { ...GOOD, cputune: { vcpupin: { vcpu: 0, cpuset: "0" } } }, "cputune.vcpupin", /list of/],
   ["cputune shares too small", { ...GOOD, cputune: { shares: 1 } }, "cputune.shares", /from 2 to/],
-  ["memtune hard limit below maxMemory", { ...GOOD, memtune: { hardLimit: "128MiB" } }, "memtune.hardLimit", /below maxMemory/],
+  ["memtune hard limit below memory", { ...GOOD, memtune: { hardLimit: "128MiB" } }, "memtune.hardLimit", /below memory/],
+  ["memtune hard limit below maxMemory", { ...GOOD, maxMemory: "1GiB", memtune: { hardLimit: "512MiB" } }, "memtune.hardLimit", /below maxMemory/],
   ["memtune soft above hard", { ...GOOD, memtune: { hardLimit: "1GiB", softLimit: "2GiB" } }, "memtune.softLimit", /must not exceed hardLimit/],
   ["memtune typo", { ...GOOD, memtune: { hard_limit: "1GiB" } }, "memtune.hard_limit", /unknown property/],
   ["blkioWeight out of range", { ...GOOD, blkioWeight: 5000 }, "blkioWeight", /100 to 1000/],
@@ -140,9 +142,10 @@ describe("check normalizes good inputs", () => {
   test("defaults, units and generated names", async () => {
     const i = await checked(p, { ...GOOD, maxMemory: "1GiB", disks: [...GOOD.disks, { device: "cdrom" }, { file: "/b.raw", bus: "scsi" }, { file: "/c.raw", target: "hdb" }] });
     expect(i).toMatchObject({
-      memory: 256 * 1024 ** 2, maxMemory: 1024 ** 3, vcpus: 1, maxVcpus: 1, firmware: "bios", state: "running", autostart: false,
+      memory: 256 * 1024 ** 2, maxMemory: 1024 ** 3, vcpus: 1, firmware: "bios", state: "running", autostart: false,
       allowRestart: false, shutdownTimeoutSeconds: 60, waitForIp: false, guestAgent: false, rng: false,
     });
+    expect(i.maxVcpus).toBeUndefined(); // an unset ceiling is resolved at create (kept afterwards), not defaulted to vcpus
     expect(i.disks.map((d: any) => [d.target, d.bus, d.readonly])).toEqual([["vda", "virtio", undefined], ["hda", "ide", true], ["sda", "scsi", undefined], ["hdb", "ide", undefined]]);
     expect(i.interfaces[0]).toEqual({ network: "default", model: "virtio", mac: expect.stringMatching(/^52:54:00(:[0-9a-f]{2}){3}$/) });
   });

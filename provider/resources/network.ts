@@ -11,7 +11,7 @@ import { isNotFound } from "../libvirt/errors";
 import type { DomainRef, NetworkRef } from "../libvirt/protocol";
 import { uuidBytes, uuidString } from "../libvirt/client";
 import { Checker, OBJECT_NAME } from "../core/check";
-import type { FieldTable } from "../core/fields";
+import { Change, fieldsWith, FieldTable } from "../core/fields";
 import { progress } from "../core/progress";
 import { CommonInputs, Context, ResourceSpec } from "../core/resource";
 import { containsUnknown, isUnknown } from "../core/unknown";
@@ -135,9 +135,28 @@ export interface NetworkOutputs {
   pendingRestart: string[];
 }
 
+/** What an update's steps act on. */
+export interface NetworkTarget {
+  net: NetworkRef;
+  active: boolean;
+  /** The definition before this update, restored when a new one does not start. */
+  previousXml: string;
+  /** Whether prepare wrote a whole new definition (reservations and records included). */
+  redefined: boolean;
+  /** Whether the network runs and is to keep running. */
+  staysActive: boolean;
+}
+
+/**
+ * Reservations and records change with virNetworkUpdate, live and in the definition; where
+ * prepare already wrote the definition, only the running network needs them.
+ */
+const updateRecords = (field: RecordField) => ({ ctx, target, news }: Change<NetworkInputs, NetworkTarget>) =>
+  applyLive(ctx, target.net, news, field, { live: target.active, config: !target.redefined });
+
 const REPLACE_MODES = (old: unknown, next: unknown) => old !== undefined && old !== next && !(MANAGED.includes(old as string) && MANAGED.includes(next as string));
 
-export const networkFields: FieldTable<NetworkInputs> = {
+export const networkFields: FieldTable<NetworkInputs, NetworkTarget> = {
   name: { effect: "replace", doc: "libvirt cannot rename a network: a new name makes a new one." },
   mode: { effect: "restart", replacesWhen: REPLACE_MODES, doc: "Between nat, route, open and isolated: a restart (the bridge, its address and the guests on it stay; only firewall rules change). To or from bridge or macvtap the network is replaced: guests attach to something else entirely (a host bridge or device instead of libvirt's bridge)." },
   bridge: { effect: "restart", computed: true, doc: "Name, STP and delay are set when the bridge is created. After the restart guests are moved to the (renamed) bridge." },
@@ -145,15 +164,15 @@ export const networkFields: FieldTable<NetworkInputs> = {
   domain: { effect: "restart", doc: "dnsmasq reads it at start; libvirt cannot update it live." },
   ipv4: { effect: "restart", doc: "The bridge's address and DHCP ranges are set at start. Guests keep their leases until they renew." },
   ipv6: { effect: "restart", doc: "As ipv4." },
-  dhcpHosts: { effect: "live", doc: "Reservations added, modified or deleted one by one with virNetworkUpdate (dnsmasq re-reads them on SIGHUP, no restart). A guest gets its new address at its next renewal." },
+  dhcpHosts: { effect: "live", apply: updateRecords("dhcpHosts"), doc: "Reservations added, modified or deleted one by one with virNetworkUpdate (dnsmasq re-reads them on SIGHUP, no restart). A guest gets its new address at its next renewal." },
   dns: { effect: "restart", doc: "enable and forwarders are dnsmasq start options; libvirt cannot update them live." },
-  dnsHosts: { effect: "live", doc: "Records added or deleted with virNetworkUpdate (dnsmasq SIGHUP, no restart)." },
-  dnsTxt: { effect: "live", doc: "Records added or deleted with virNetworkUpdate; libvirt restarts dnsmasq (not the network: the bridge and guests' links stay up)." },
-  dnsSrv: { effect: "live", doc: "As dnsTxt." },
+  dnsHosts: { effect: "live", apply: updateRecords("dnsHosts"), doc: "Records added or deleted with virNetworkUpdate (dnsmasq SIGHUP, no restart)." },
+  dnsTxt: { effect: "live", apply: updateRecords("dnsTxt"), doc: "Records added or deleted with virNetworkUpdate; libvirt restarts dnsmasq (not the network: the bridge and guests' links stay up)." },
+  dnsSrv: { effect: "live", apply: updateRecords("dnsSrv"), doc: "As dnsTxt." },
   routes: { effect: "restart", doc: "The host's routes are added when the network starts." },
   sourceDevices: { effect: "restart", doc: "macvtap devices are chosen when a guest starts: running guests stay on their device until they restart." },
-  start: { effect: "live", doc: "Starts or stops the network (stopping cuts running guests off; a warning names them)." },
-  autostart: { effect: "live", doc: "Set on the network." },
+  start: { effect: "live", afterRestart: true, apply: ({ ctx, target, news }) => startOrStop(ctx, target.net, news), doc: "Starts or stops the network (stopping cuts running guests off; a warning names them)." },
+  autostart: { effect: "live", apply: ({ ctx, target, news }) => ctx.lv.networkSetAutostart(target.net, !!news.autostart), doc: "Set on the network." },
   allowRestart: { effect: "none", doc: "Policy for restart-effect changes; turning it on also applies changes that were waiting for a restart (outputs.pendingRestart)." },
   forceDelete: { effect: "none", doc: "Used on delete only." },
   uri: { effect: "replace", doc: "Another host makes a new network there." },
@@ -161,7 +180,7 @@ export const networkFields: FieldTable<NetworkInputs> = {
 };
 
 /** Inputs whose changes are applied by a network restart, in field-table order. */
-const RESTART_FIELDS = (Object.keys(networkFields) as (keyof NetworkInputs)[]).filter((k) => networkFields[k].effect === "restart");
+const RESTART_FIELDS = fieldsWith(networkFields, "restart");
 
 // ---- check ------------------------------------------------------------------------------------
 
@@ -718,25 +737,19 @@ export function planDnsSrv(current: DnsSrvDef[], desired: DnsSrv[]): UpdateOp[] 
   return ops;
 }
 
-const LIVE_FIELDS = ["dhcpHosts", "dnsHosts", "dnsTxt", "dnsSrv"] as const;
-type LiveField = (typeof LIVE_FIELDS)[number];
-
-/** The operations that bring one definition's live-updatable sections to the inputs. */
-function plan(def: NetworkDef, news: NetworkInputs, fields: readonly LiveField[]): UpdateOp[] {
-  const ops: UpdateOp[] = [];
-  if (fields.includes("dhcpHosts")) {
-    def.ips.forEach((ip, index) => {
-      // Only the first <ip> of a family holds DHCP in libvirt.
-      if (def.ips.findIndex((x) => x.family === ip.family) !== index) return;
-      const desired = (news.dhcpHosts ?? []).filter((h) => parseIp(h.ip)?.family === ip.family).map(dhcpHostDef);
-      ops.push(...planDhcpHosts(ip.family, ip.hosts, desired, index));
-    });
-  }
-  if (fields.includes("dnsHosts")) ops.push(...planDnsHosts(def.dns.hosts, news.dnsHosts ?? []));
-  if (fields.includes("dnsTxt")) ops.push(...planDnsTxt(def.dns.txt, news.dnsTxt ?? []));
-  if (fields.includes("dnsSrv")) ops.push(...planDnsSrv(def.dns.srv, news.dnsSrv ?? []));
-  return ops;
-}
+/** The live-updatable sections (reservations and DNS records): how each is planned against a definition. */
+const PLANNERS = {
+  dhcpHosts: (def: NetworkDef, news: NetworkInputs) => def.ips.flatMap((ip, index) => {
+    // Only the first <ip> of a family holds DHCP in libvirt.
+    if (def.ips.findIndex((x) => x.family === ip.family) !== index) return [];
+    const desired = (news.dhcpHosts ?? []).filter((h) => parseIp(h.ip)?.family === ip.family).map(dhcpHostDef);
+    return planDhcpHosts(ip.family, ip.hosts, desired, index);
+  }),
+  dnsHosts: (def: NetworkDef, news: NetworkInputs) => planDnsHosts(def.dns.hosts, news.dnsHosts ?? []),
+  dnsTxt: (def: NetworkDef, news: NetworkInputs) => planDnsTxt(def.dns.txt, news.dnsTxt ?? []),
+  dnsSrv: (def: NetworkDef, news: NetworkInputs) => planDnsSrv(def.dns.srv, news.dnsSrv ?? []),
+};
+type RecordField = keyof typeof PLANNERS;
 
 async function getDef(ctx: Context, net: NetworkRef, inactive: boolean): Promise<NetworkDef> {
   return networkFromXml(await ctx.lv.networkGetXmlDesc(net, inactive ? NetworkXmlFlags.INACTIVE : 0));
@@ -747,9 +760,9 @@ async function getDef(ctx: Context, net: NetworkRef, inactive: boolean): Promise
  * definition, each planned against its own current state (they can differ after an
  * out-of-band `net-update --live`); one call for both when the plans agree.
  */
-async function applyLive(ctx: Context, net: NetworkRef, news: NetworkInputs, fields: readonly LiveField[], targets: { live: boolean; config: boolean }): Promise<void> {
-  const livePlan = targets.live ? plan(await getDef(ctx, net, false), news, fields) : [];
-  const configPlan = targets.config ? plan(await getDef(ctx, net, true), news, fields) : [];
+async function applyLive(ctx: Context, net: NetworkRef, news: NetworkInputs, field: RecordField, targets: { live: boolean; config: boolean }): Promise<void> {
+  const livePlan = targets.live ? PLANNERS[field](await getDef(ctx, net, false), news) : [];
+  const configPlan = targets.config ? PLANNERS[field](await getDef(ctx, net, true), news) : [];
   const run = async (ops: UpdateOp[], flags: number) => {
     for (const op of ops) {
       try {
@@ -852,8 +865,8 @@ async function restart(ctx: Context, net: NetworkRef, name: string, fields: stri
 }
 
 /** Restart-effect inputs whose definition differs from the running network. */
-async function pendingRestart(ctx: Context, net: NetworkRef): Promise<string[]> {
-  if (!(await ctx.lv.networkIsActive(net))) return [];
+async function pendingRestart(ctx: Context, net: NetworkRef): Promise<string[] | undefined> {
+  if (!(await ctx.lv.networkIsActive(net))) return undefined;
   const [running, config] = await Promise.all([getDef(ctx, net, false), getDef(ctx, net, true)]);
   return pendingFields(inputsFromDef(running), inputsFromDef(config));
 }
@@ -884,7 +897,17 @@ function collides(olds: Partial<NetworkInputs>, news: NetworkInputs): boolean {
   return false;
 }
 
-export const network: ResourceSpec<NetworkInputs, NetworkOutputs> = {
+async function startOrStop(ctx: Context, net: NetworkRef, news: NetworkInputs): Promise<void> {
+  const running = await ctx.lv.networkIsActive(net);
+  if (news.start && !running) await ctx.retry(() => ctx.lv.networkCreate(net));
+  if (!news.start && running) {
+    const uses = await runningUsers(ctx, await getDef(ctx, net, false));
+    if (uses.length) progress(`network "${news.name}": stopping it cuts off running domains ${nameList(uses)}; their interfaces stay detached until the network is back and they are restarted`);
+    await ctx.retry(() => ctx.lv.networkDestroy(net));
+  }
+}
+
+export const network: ResourceSpec<NetworkInputs, NetworkOutputs, NetworkTarget> = {
   kind: "Network",
   fields: networkFields,
   identity: ["name", "uri"],
@@ -916,7 +939,7 @@ export const network: ResourceSpec<NetworkInputs, NetworkOutputs> = {
     const leases = active && MANAGED.includes(modeOf(running)) ? await ctx.lv.networkGetDhcpLeases(net) : [];
     // Restart-effect inputs as the definition holds them (what the next start applies); live ones as running.
     const live: Partial<NetworkInputs> = { ...fromConfig, start: active, autostart };
-    for (const f of LIVE_FIELDS) (live as any)[f] = fromRunning[f];
+    for (const f of Object.keys(PLANNERS) as RecordField[]) (live as any)[f] = fromRunning[f];
     return {
       live,
       outputs: {
@@ -934,53 +957,27 @@ export const network: ResourceSpec<NetworkInputs, NetworkOutputs> = {
     };
   },
 
-  async update(ctx, id, _olds, news, diff) {
+  async prepare(ctx, id, _olds, news, diff) {
     const net = await lookup(ctx, id);
     if (!net) throw new Error("it no longer exists; run `pulumi refresh` to forget it, then `pulumi up` to create it again");
-    const changed = new Set(diff.changed);
-    const restartFields = RESTART_FIELDS.filter((f) => changed.has(f));
-    const liveFields = LIVE_FIELDS.filter((f) => changed.has(f));
     const active = await ctx.lv.networkIsActive(net);
-    const staysActive = active && news.start !== false;
-
-    let redefined = false, restarted = false;
     const previousXml = await ctx.lv.networkGetXmlDesc(net, NetworkXmlFlags.INACTIVE);
-    if (restartFields.length) {
+    const redefined = RESTART_FIELDS.some((f) => diff.changed.includes(f));
+    if (redefined) {
       // The whole definition from the inputs (reservations and records included).
       const current = await networkFromXml(previousXml);
       const keep = { uuid: id, mac: current.mac, bridge: current.bridge };
       await ctx.retry(() => ctx.lv.networkDefineXml(networkToXml(definition(news, keep))));
-      redefined = true;
-    } else if (liveFields.length) {
-      // Reservations and records alone: live and in the definition, no restart.
-      await applyLive(ctx, net, news, liveFields, { live: active, config: true });
     }
+    return { net, active, previousXml, redefined, staysActive: active && news.start !== false };
+  },
 
-    // Changes that waited for a restart (allowRestart was off) go in too once it is allowed.
-    const pending = staysActive ? await pendingRestart(ctx, net) : [];
-    const fields = [...new Set([...restartFields, ...pending])];
-    if (fields.length && staysActive && news.allowRestart) {
-      await restart(ctx, net, news.name, fields, previousXml);
-      restarted = true;
-    } else if (restartFields.length && staysActive) {
-      progress(`network "${news.name}": ${fields.join(", ")} changed in the definition only; they take effect when the network next starts. ` +
-        "Set allowRestart: true to restart it now (running guests are reconnected; their traffic pauses for about a second)");
-    }
-    // Redefined without a restart: the running network still needs the reservations and records.
-    if (redefined && !restarted && active && liveFields.length) {
-      await applyLive(ctx, net, news, liveFields, { live: true, config: false });
-    }
-
-    if (changed.has("start")) {
-      const running = await ctx.lv.networkIsActive(net);
-      if (news.start && !running) await ctx.retry(() => ctx.lv.networkCreate(net));
-      if (!news.start && running) {
-        const uses = await runningUsers(ctx, await getDef(ctx, net, false));
-        if (uses.length) progress(`network "${news.name}": stopping it cuts off running domains ${nameList(uses)}; their interfaces stay detached until the network is back and they are restarted`);
-        await ctx.retry(() => ctx.lv.networkDestroy(net));
-      }
-    }
-    if (changed.has("autostart")) await ctx.lv.networkSetAutostart(net, !!news.autostart);
+  restart: {
+    allowed: (news) => !!news.allowRestart,
+    pending: async (ctx, target) => (target.staysActive ? pendingRestart(ctx, target.net) : undefined),
+    run: (ctx, target, news, fields) => restart(ctx, target.net, news.name, fields, target.previousXml),
+    waiting: (fields) => `${fields.join(", ")} changed in the definition only; they take effect when the network next starts. ` +
+      "Set allowRestart: true to restart it now (running guests are reconnected; their traffic pauses for about a second)",
   },
 
   async delete(ctx, id, olds) {

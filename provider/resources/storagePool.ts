@@ -40,14 +40,21 @@ export interface StoragePoolOutputs {
   builtByProvider: boolean;
 }
 
-export const storagePoolFields: FieldTable<StoragePoolInputs> = {
+export const storagePoolFields: FieldTable<StoragePoolInputs, StoragePoolRef> = {
   name: { effect: "replace", doc: "A new name makes a new pool." },
   type: { effect: "replace", doc: "A new type makes a new pool." },
-  target: { effect: "live", computed: true, doc: "`permissions` are reapplied in place (the pool is stopped, rebuilt without formatting, and started: VMs keep their open disks); a new `path` is refused, since the volumes would stay behind.", refuse: (old, next) => old?.path !== undefined && next?.path !== undefined && old.path !== next.path ? `moving a pool from ${old.path} to ${next.path} would leave its volumes behind; create a new pool with a new name instead` : undefined },
+  target: { effect: "live", computed: true, doc: "`permissions` are reapplied in place (the pool is stopped, rebuilt without formatting, and started: VMs keep their open disks); a new `path` is refused, since the volumes would stay behind.", apply: ({ ctx, target, news }) => reapplyTarget(ctx, target, news), refuse: (old, next) => old?.path !== undefined && next?.path !== undefined && old.path !== next.path ? `moving a pool from ${old.path} to ${next.path} would leave its volumes behind; create a new pool with a new name instead` : undefined },
   source: { effect: "replace", computed: true, doc: "Different storage makes a new pool." },
   build: { effect: "none", doc: "Used on create only." },
-  start: { effect: "live", doc: "Starts or stops the pool." },
-  autostart: { effect: "live", doc: "Set on the pool." },
+  start: {
+    effect: "live", doc: "Starts or stops the pool.",
+    apply: async ({ ctx, target, news }) => {
+      const running = await ctx.lv.storagePoolIsActive(target);
+      if (news.start && !running) await startBuildingIfNeeded(ctx, target, news.type, !!news.build);
+      if (!news.start && running) await ctx.lv.storagePoolDestroy(target);
+    },
+  },
+  autostart: { effect: "live", doc: "Set on the pool.", apply: ({ ctx, target, news }) => ctx.lv.storagePoolSetAutostart(target, !!news.autostart) },
   forceDelete: { effect: "none", doc: "Used on delete only." },
   uri: { effect: "replace", doc: "Another host makes a new pool there." },
   timeoutSeconds: { effect: "none", doc: "Deadline for waits and retries." },
@@ -180,7 +187,16 @@ async function startBuildingIfNeeded(ctx: Context, pool: StoragePoolRef, type: P
   }
 }
 
-export const storagePool: ResourceSpec<StoragePoolInputs, StoragePoolOutputs> = {
+/** New permissions on the pool's directory: build with no flags only creates it and applies ownership and mode. */
+async function reapplyTarget(ctx: Context, pool: StoragePoolRef, news: StoragePoolInputs): Promise<void> {
+  await ctx.lv.storagePoolDefineXml(poolToXml(definition(news, uuidString(pool.uuid))));
+  const running = await ctx.lv.storagePoolIsActive(pool);
+  if (running) await ctx.lv.storagePoolDestroy(pool);
+  await ctx.lv.storagePoolBuild(pool, 0);
+  if (running) await ctx.lv.storagePoolCreate(pool);
+}
+
+export const storagePool: ResourceSpec<StoragePoolInputs, StoragePoolOutputs, StoragePoolRef> = {
   kind: "StoragePool",
   fields: storagePoolFields,
   identity: ["name", "uri"],
@@ -233,23 +249,10 @@ export const storagePool: ResourceSpec<StoragePoolInputs, StoragePoolOutputs> = 
     };
   },
 
-  async update(ctx, id, _olds, news, diff) {
+  async prepare(ctx, id) {
     const pool = await lookup(ctx, id);
     if (!pool) throw new Error("it no longer exists; run `pulumi refresh` to forget it, then `pulumi up` to create it again");
-    if (diff.changed.includes("target")) {
-      await ctx.lv.storagePoolDefineXml(poolToXml(definition(news, id)));
-      const running = await ctx.lv.storagePoolIsActive(pool);
-      // Build with no flags only creates the directory and applies ownership and mode.
-      if (running) await ctx.lv.storagePoolDestroy(pool);
-      await ctx.lv.storagePoolBuild(pool, 0);
-      if (running) await ctx.lv.storagePoolCreate(pool);
-    }
-    if (diff.changed.includes("start")) {
-      const running = await ctx.lv.storagePoolIsActive(pool);
-      if (news.start && !running) await startBuildingIfNeeded(ctx, pool, news.type, !!news.build);
-      if (!news.start && running) await ctx.lv.storagePoolDestroy(pool);
-    }
-    if (diff.changed.includes("autostart")) await ctx.lv.storagePoolSetAutostart(pool, !!news.autostart);
+    return pool;
   },
 
   async delete(ctx, id, olds) {

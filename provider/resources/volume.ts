@@ -73,12 +73,18 @@ const BLOCK_RESIZE_BYTES = 1;
 
 const bytesText = (n: number) => `${formatSize(n)} (${n} bytes)`;
 
-export const volumeFields: FieldTable<VolumeInputs> = {
+export const volumeFields: FieldTable<VolumeInputs, StorageVolRef> = {
   pool: { effect: "replace", doc: "Another pool makes a new volume there." },
   name: { effect: "replace", doc: "libvirt cannot rename volumes: a new name makes a new volume." },
   capacity: {
     effect: "live",
     computed: true,
+    apply: async ({ ctx, target, news }) => {
+      if (news.capacity === undefined) return;
+      const live = (await definitionOf(ctx, target)).capacity ?? 0;
+      if (news.capacity < live) throw new Error(`capacity: ${volumeFields.capacity.refuse!(live, news.capacity)}`);
+      if (news.capacity > live) await grow(ctx, target, news.capacity);
+    },
     doc: "Growing resizes in place and keeps the data (qcow2: its virtual size; raw: the file). Shrinking is refused: it would cut off data. Unset: the size of the source image, the base or the original.",
     refuse: (old, next) => typeof old === "number" && typeof next === "number" && next < old
       ? `shrinking the volume from ${bytesText(old)} to ${bytesText(next)} would destroy whatever lies past ${formatSize(next)}; keep capacity at ${old} bytes or more, or make a new volume under a new name`
@@ -483,7 +489,7 @@ async function createFromSource(ctx: Context, pool: StoragePoolRef, i: VolumeInp
   }
 }
 
-export const volume: ResourceSpec<VolumeInputs, VolumeOutputs> = {
+export const volume: ResourceSpec<VolumeInputs, VolumeOutputs, StorageVolRef> = {
   kind: "Volume",
   fields: volumeFields,
   identity: ["pool", "name", "uri"],
@@ -547,14 +553,10 @@ export const volume: ResourceSpec<VolumeInputs, VolumeOutputs> = {
     };
   },
 
-  async update(ctx, id, olds, news, diff) {
+  async prepare(ctx, id, olds, news, diff) {
     const vol = await lookupVolume(ctx, id, olds.pool);
     if (!vol) throw new Error("it no longer exists; run `pulumi refresh` to forget it, then `pulumi up` to create it again");
-    if (diff.changed.includes("capacity") && news.capacity !== undefined) {
-      const live = (await definitionOf(ctx, vol)).capacity ?? 0;
-      if (news.capacity < live) throw new Error(`capacity: ${volumeFields.capacity.refuse!(live, news.capacity)}`);
-      if (news.capacity > live) await grow(ctx, vol, news.capacity);
-    }
+    // Permissions cannot change, so new ones are accepted only where the file already has them.
     if (diff.changed.includes("permissions") && news.permissions) {
       const live = (await definitionOf(ctx, vol)).permissions ?? {};
       const wrong = (["mode", "owner", "group"] as const).filter((k) => news.permissions![k] !== undefined && news.permissions![k] !== live[k]);
@@ -564,6 +566,7 @@ export const volume: ResourceSpec<VolumeInputs, VolumeOutputs> = {
           `run ${chownHint(news.permissions)} on the host (the path is this volume's \`path\` output), then \`pulumi up\` again`);
       }
     }
+    return vol;
   },
 
   async delete(ctx, id, olds) {

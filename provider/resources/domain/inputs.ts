@@ -1,0 +1,43 @@
+/** The Domain resource's inputs and outputs. */
+import type { CommonInputs } from "../../core/resource";
+import type { DomainDef } from "../../xml/domain";
+
+export type RunState = "running" | "shutoff" | "paused";
+
+export interface DomainInputs extends CommonInputs, Omit<DomainDef, "uuid" | "type" | "maxMemory" | "maxVcpus"> {
+  /** kvm, or qemu (software emulation); detected from the host when unset. */
+  type?: "kvm" | "qemu";
+  /** Maximum memory in bytes (balloon ceiling); unset: kept as defined, twice memory at creation (at most the host's RAM). */
+  maxMemory?: number;
+  /** Maximum vCPUs (hotplug ceiling); unset: kept as defined, the host's CPU count at creation (at least vcpus). */
+  maxVcpus?: number;
+  /** A <domain> fragment merged over the generated definition, for what the typed inputs do not cover. */
+  xmlOverride?: string;
+  autostart?: boolean;
+  /** Desired run state (default running). */
+  state?: RunState;
+  /** May the provider restart the guest to apply changes that need it? (default false) */
+  allowRestart?: boolean;
+  /** Graceful ACPI shutdown deadline before a forced stop (default 60). */
+  shutdownTimeoutSeconds?: number;
+  /** Wait until every interface on a libvirt network has an IP address (default false). */
+  waitForIp?: boolean;
+  waitForIpTimeoutSeconds?: number;
+}
+
+export interface DomainOutputs {
+  uuid: string;
+  /** libvirt's numeric id while running, -1 when shut off. */
+  domainId: number;
+  /** running, paused, shutoff, crashed... */
+  status: string;
+  macs: string[];
+  /** Each interface's addresses, from DHCP leases or the guest agent. */
+  interfaceAddresses: { mac: string; addresses: string[] }[];
+  /** The first IPv4 address found, for convenience. */
+  ipAddress: string;
+  graphicsPort: number;
+  consolePath: string;
+  /** Inputs saved in the definition that the running guest does not have yet: they wait for a restart. */
+  pendingRestart: string[];
+}
