@@ -3,7 +3,7 @@
  * with the ground truth: whether a type='kvm' guest actually starts.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TEST_URI, uniqueName, virsh, virshQuiet } from "../test/util";
@@ -92,6 +92,24 @@ test("kvm.available agrees with whether kvm guests can run: a kvm guest starts a
     const p = report.problems.find((x) => x.problem.startsWith("no KVM acceleration"));
     expect(p).toEqual({ severity: "warning", problem: expect.stringContaining(report.kvm!.reason), fix: expect.stringContaining("type 'qemu'") });
   }
+});
+
+test("host features agree with the host's own files, and each missing one is a note with its fix", () => {
+  const firmware = existsSync("/usr/share/qemu/firmware")
+    ? readdirSync("/usr/share/qemu/firmware").map((f) => readFileSync(join("/usr/share/qemu/firmware", f), "utf8")) : [];
+  const efi = firmware.some((j) => /"uefi"/.test(j) && /"x86_64"/.test(j));
+  const swtpm = spawnSync("sh", ["-c", "command -v swtpm"]).status === 0;
+  const meminfo = readFileSync("/proc/meminfo", "utf8");
+  const hugetlbKiB = Number(/^Hugetlb:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
+  const f = report.features!;
+  expect({ efi: f.efi, tpmEmulator: f.tpmEmulator, hugepageBytes: f.hugepageBytes }).toEqual({ efi, tpmEmulator: swtpm, hugepageBytes: hugetlbKiB * 1024 });
+  expect(typeof f.blkioWeight).toBe("boolean"); // local: looked up, not unknown
+  const notes = report.problems.filter((p) => p.severity === "info").map((p) => p.problem);
+  expect(notes.some((n) => n.startsWith("no UEFI firmware"))).toBe(!efi);
+  expect(notes.some((n) => n.startsWith("no TPM emulator"))).toBe(!swtpm);
+  expect(notes.some((n) => n.startsWith("no huge pages"))).toBe(hugetlbKiB === 0);
+  expect(notes.some((n) => n.startsWith("no bfq or cfq"))).toBe(!f.blkioWeight);
+  expect(humanRun.stdout).toMatch(/Features\s+efi (yes|no), secure boot (yes|no), tpm (yes|no), hugepages [\d.]+ GiB, blkio weight (yes|no)/);
 });
 
 test("the default network and the pools have the states virsh reports", () => {

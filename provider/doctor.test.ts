@@ -1,5 +1,5 @@
 import {
-  ancestors, canAccess, connectionProblem, DoctorReport, formatReport, Identity, kvmCheck, networkProblems, NetworkInfo,
+  ancestors, canAccess, connectionProblem, DoctorReport, featureProblems, formatReport, Identity, kvmCheck, networkProblems, NetworkInfo,
   parseCapabilities, parseQemuConf, permissionProblems, poolProblems, PoolInfo, readOnlyProblem, resolveIdentity,
   securityProblems, Stat,
 } from "./doctor";
@@ -210,5 +210,26 @@ describe("formatReport", () => {
     expect(text).toContain("Sockets tried  /a-sock, /b-sock");
     expect(text).not.toContain("Networks");
     expect(text).toMatch(/FAILED: 1 error/);
+  });
+});
+
+describe("host features", () => {
+  const all = { efi: true, secureBoot: true, tpmEmulator: true, hugepageBytes: 2 ** 30, blkioWeight: true };
+
+  test("a host with everything: no notes", () => {
+    expect(featureProblems(all)).toEqual([]);
+    expect(featureProblems({ ...all, blkioWeight: undefined })).toEqual([]); // remote: unknown is not a problem
+  });
+
+  test("each missing feature is a note naming the Domain input it refuses and the fix", () => {
+    const notes = featureProblems({ efi: false, secureBoot: false, tpmEmulator: false, hugepageBytes: 0, blkioWeight: false });
+    expect(notes.every((n) => n.severity === "info")).toBe(true);
+    expect(notes.map((n) => [n.problem.split(":")[0], n.fix.split(" ").slice(0, 3).join(" ")])).toEqual([
+      ["no UEFI firmware", "apt-get install ovmf"],
+      ["no TPM emulator", "apt-get install swtpm"],
+      ["no huge pages reserved", "reserve them, e.g."],
+      ["no bfq or cfq I/O scheduler", "modprobe bfq; echo"],
+    ]);
+    expect(featureProblems({ ...all, secureBoot: false })[0].problem).toContain('machine: "q35"');
   });
 });

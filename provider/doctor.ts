@@ -11,6 +11,7 @@ import { formatVersion, Libvirt } from "./libvirt/client";
 import { ErrorCode, isLibvirtError, isNotFound } from "./libvirt/errors";
 import { socketCandidates } from "./libvirt/transport/unix";
 import { defaultUri, LibvirtUri, parseUri } from "./libvirt/uri";
+import { FeatureSupport, featureSupport, localBlkioWeight } from "./resources/domain/hostSupport";
 
 export type Severity = "error" | "warning" | "info";
 export interface Problem { severity: Severity; problem: string; fix: string }
@@ -34,6 +35,8 @@ export interface DoctorReport {
   hypervisor?: { type: string; version: string };
   host?: { arch?: string; cpus: number; memoryMiB: number };
   kvm?: Kvm;
+  /** What host-dependent Domain inputs (firmware: efi, secureBoot, tpm, hugepages, blkioWeight) can rely on. */
+  features?: FeatureSupport;
   securityModels?: string[];
   qemuUser?: Identity;
   pools: PoolInfo[];
@@ -209,6 +212,18 @@ export function securityProblems(models: string[], apparmor: boolean, selinux: b
   return out;
 }
 
+/** Host-dependent Domain inputs this host would refuse, as notes: nothing is wrong until a stack asks for them. */
+export function featureProblems(f: FeatureSupport): Problem[] {
+  const note = (problem: string, fix: string): Problem => ({ severity: "info", problem, fix });
+  const out: Problem[] = [];
+  if (!f.efi) out.push(note("no UEFI firmware: Domains with firmware: \"efi\" are refused", "apt-get install ovmf (Fedora/RHEL: dnf install edk2-ovmf)"));
+  else if (!f.secureBoot) out.push(note("no secure-boot UEFI firmware for machine pc: Domains with secureBoot need machine: \"q35\"", "use machine: \"q35\" (the ovmf package has secure-boot builds for it)"));
+  if (!f.tpmEmulator) out.push(note("no TPM emulator: Domains with tpm are refused", "apt-get install swtpm swtpm-tools"));
+  if (f.hugepageBytes === 0) out.push(note("no huge pages reserved: Domains with hugepages are refused", "reserve them, e.g. sysctl vm.nr_hugepages=512 (1 GiB of 2 MiB pages) with hugetlbfs mounted"));
+  if (f.blkioWeight === false) out.push(note("no bfq or cfq I/O scheduler: Domains with blkioWeight are refused", "modprobe bfq; echo bfq > /sys/block/<disk>/queue/scheduler"));
+  return out;
+}
+
 /** A connection error becomes a problem; the client's dial errors already carry "To fix: ...". */
 export function connectionProblem(e: unknown): Problem {
   const msg = e instanceof Error ? e.message : String(e);
@@ -311,6 +326,9 @@ export async function diagnose(uri: string = defaultUri()): Promise<DoctorReport
     const { kvm, problem } = kvmCheck({ domainCaps, capsGuest: caps.kvmGuest, hardware, dev: local ? stat("/dev/kvm") : undefined, qemu });
     report.kvm = kvm;
     if (problem) report.problems.push(problem);
+    const domcaps = await lv.getDomainCapabilities({ virttype: kvm.available ? "kvm" : "qemu" });
+    report.features = { ...(await featureSupport(domcaps, capsXml)), blkioWeight: local ? localBlkioWeight() : undefined };
+    report.problems.push(...featureProblems(report.features));
     report.problems.push(...networkProblems(report.networks, local && existsSync("/sys/class/net") ? readdirSync("/sys/class/net") : undefined));
     report.problems.push(...poolProblems(report.pools));
     if (local) {
@@ -354,6 +372,11 @@ export function formatReport(r: DoctorReport): string {
   if (r.libvirtVersion) facts.push(["libvirt", r.libvirtVersion]);
   if (r.hypervisor) facts.push(["Hypervisor", `${r.hypervisor.type} ${r.hypervisor.version}`]);
   if (r.kvm) facts.push(["KVM", `${r.kvm.available ? "available" : "not available (emulation only)"}: ${r.kvm.reason}`]);
+  if (r.features) {
+    const f = r.features;
+    facts.push(["Features", [`efi ${yes(f.efi)}`, `secure boot ${yes(f.secureBoot)}`, `tpm ${yes(f.tpmEmulator)}`,
+      `hugepages ${gib(f.hugepageBytes)}`, `blkio weight ${f.blkioWeight === undefined ? "unknown (remote)" : yes(f.blkioWeight)}`].join(", ")]);
+  }
   if (r.securityModels) facts.push(["Security", r.securityModels.join(", ")]);
   if (r.qemuUser) facts.push(["qemu runs as", describeWho(r.qemuUser)]);
   out.push("Connection", table(facts), "");
