@@ -14,9 +14,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { TEST_URI } from "../util";
+import { TEST_URI, virsh } from "../util";
 import {
-  applyStep, ChangeSummary, changeCount, discoverPrograms, E2eSpec, e2ePrefix, expand, freeOctet, leftovers, opsOf, Program,
+  applyStep, ChangeSummary, changeCount, discoverPrograms, E2eSpec, e2ePrefix, eventually, expand, freeOctet, leftovers, opsOf, Program,
   purge, readE2eSpec, REPO, reportTimings, run, Sandbox, Stack, Step, steps, summaryOf, symlinkFarm,
 } from "./harness";
 
@@ -86,8 +86,9 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
       }
     });
 
-  const noChanges = async (s: Stack): Promise<void> => {
-    await s.pulumi(["preview", "--expect-no-changes", "--diff"], { env: TRANSPILE_ONLY });
+  const noChanges = async (s: Stack): Promise<string> => {
+    const r = await s.pulumi(["preview", "--expect-no-changes", "--diff"], { env: TRANSPILE_ONLY });
+    return r.stdout + r.stderr;
   };
 
   phase("prepare", async () => {
@@ -122,7 +123,7 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
     expect(leftovers(prefix).length).toBeGreaterThan(0);
   });
 
-  phase("preview --expect-no-changes after up", noChanges);
+  phase("preview --expect-no-changes after up", async (s) => { await noChanges(s); });
 
   phase("drift (e2e.json): refresh reports it, preview shows it, up converges", async (s) => {
     const drifted = new Set<string>();
@@ -154,8 +155,22 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
       if (step.dir) expect(applyStep(step.dir, work).length).toBeGreaterThan(0);
       for (const [k, v] of Object.entries(configOf(step.config))) await s.pulumi(["config", "set", k, v]);
       atLeast(`${step.name} preview`, summaryOf(await s.json(["preview"])), step.expect);
+      const domains = step.sameDomainId.map((d) => expand(d, vars));
+      const idsBefore = domains.map((d) => virsh("domid", d).trim());
       atLeast(`${step.name} up`, summaryOf(await s.json(["up", "--yes", "--skip-preview"], { env: TRANSPILE_ONLY })), step.expect);
-      await noChanges(s);
+      expect(domains.map((d) => `${d}: ${virsh("domid", d).trim()}`)).toEqual(domains.map((d, i) => `${d}: ${idsBefore[i]}`));
+      for (const c of step.checks) {
+        const [cmd, ...args] = c.command.map((a) => expand(a, vars));
+        await eventually(cmd, args, new RegExp(c.match));
+      }
+      const resources = await s.resources();
+      for (const [logical, want] of Object.entries(step.outputs)) {
+        const r = resources.find((x) => x.custom && x.urn.endsWith(`::${logical}`));
+        if (!r) throw new Error(`${program.name} ${step.name}: no resource named "${logical}" (e2e.json steps.${step.name}.outputs)`);
+        expect(Object.fromEntries(Object.keys(want).map((k) => [k, r.outputs[k]]))).toEqual(want);
+      }
+      const said = await noChanges(s);
+      if (step.previewSays) expect(said).toContain(step.previewSays);
     };
     const known = step.knownIssue;
     const title = `${step.name} (${what}): at least ${JSON.stringify(step.expect)}, then no changes`;

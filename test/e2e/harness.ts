@@ -378,6 +378,20 @@ export interface StepSpec {
    * test fails once it passes ("looks fixed: remove knownIssue"). Only the last step may have one.
    */
   knownIssue?: KnownIssue;
+  /** Domains (names may use placeholders) whose `virsh domid` must be the same after the step: changed live, not restarted. */
+  sameDomainId?: string[];
+  /** Commands whose stdout must come to match `match` (a regex) within 90 s after the step's up. */
+  checks?: StepCheck[];
+  /** Logical resource name -> outputs it must have after the step (a subset, compared as JSON). */
+  outputs?: Record<string, Record<string, unknown>>;
+  /** A substring the `preview --expect-no-changes` after the step must print (stdout or stderr). */
+  previewSays?: string;
+}
+
+export interface StepCheck {
+  /** argv; placeholders are replaced. */
+  command: string[];
+  match: string;
 }
 
 export interface KnownIssue {
@@ -425,6 +439,10 @@ export interface Step {
   config?: Record<string, string>;
   expect: Record<string, number>;
   knownIssue?: KnownIssue;
+  sameDomainId: string[];
+  checks: StepCheck[];
+  outputs: Record<string, Record<string, unknown>>;
+  previewSays?: string;
 }
 
 /**
@@ -436,13 +454,33 @@ export function steps(p: Program, spec: E2eSpec): Step[] {
     ? fs.readdirSync(p.meta).filter((d) => /^step\d+$/.test(d) && fs.statSync(path.join(p.meta, d)).isDirectory())
     : [];
   const stepNames = [...new Set([...dirs, ...Object.keys(spec.steps ?? {})])].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
-  return stepNames.map((name) => ({
-    name,
-    dir: dirs.includes(name) ? path.join(p.meta, name) : undefined,
-    config: spec.steps?.[name]?.config,
-    expect: spec.steps?.[name]?.expect ?? { update: 1, replace: 1 },
-    knownIssue: spec.steps?.[name]?.knownIssue,
-  }));
+  return stepNames.map((name) => {
+    const st = spec.steps?.[name] ?? {};
+    return {
+      name,
+      dir: dirs.includes(name) ? path.join(p.meta, name) : undefined,
+      config: st.config,
+      expect: st.expect ?? { update: 1, replace: 1 },
+      knownIssue: st.knownIssue,
+      sameDomainId: st.sameDomainId ?? [],
+      checks: st.checks ?? [],
+      outputs: st.outputs ?? {},
+      previewSays: st.previewSays,
+    };
+  });
+}
+
+/** Polls a command until its stdout matches `re`; throws with the last output after `ms`. */
+export async function eventually(cmd: string, args: string[], re: RegExp, ms = 90_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const r = await run(cmd, args, { allowFail: true, label: `check: ${[cmd, ...args].join(" ")}` });
+    if (r.code === 0 && re.test(r.stdout)) return;
+    if (Date.now() > until) {
+      throw new Error(`${[cmd, ...args].join(" ")} did not come to match ${re} within ${ms / 1000} s; last output:\n${r.stdout}${r.stderr}`);
+    }
+    await new Promise((res) => setTimeout(res, 2000));
+  }
 }
 
 /** A /24 in 192.168.150-249 that no host interface and no libvirt network uses: ${octet}. */
