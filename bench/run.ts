@@ -167,7 +167,27 @@ function checkpoint(): void {
   if (interrupted) throw new Error("interrupted");
 }
 
+/**
+ * The C-client reference needs Debian's python3-libvirt, which only Debian's /usr/bin/python3
+ * sees (a pyenv python3 earlier on PATH does not): fail at once with the fix, not a traceback.
+ */
+async function checkReferences(): Promise<void> {
+  try {
+    await run(PYTHON, ["-c", "import libvirt"]);
+  } catch (e) {
+    throw new Error(`bench: ${PYTHON} cannot import libvirt (the C-client reference). ` +
+      `Install it with \`bash scripts/setup-host.sh\` (or \`apt-get install python3-libvirt\`), ` +
+      `or set PYTHON to an interpreter that has it.\n${(e as { stderr?: string }).stderr ?? (e as Error).message}`);
+  }
+  try {
+    await run("virsh", ["--version"]);
+  } catch {
+    throw new Error("bench: `virsh` not found (the upload reference): install libvirt-clients (scripts/setup-host.sh)");
+  }
+}
+
 async function main(): Promise<void> {
+  await checkReferences();
   const id = randomBytes(4).toString("hex");
   const netName = `bench-net-${id}`;
   const poolName = `bench-pool-${id}`;
