@@ -45,7 +45,7 @@ const NOT_FOUND = new Set<number>([
 ]);
 
 export class LibvirtError extends Error {
-  override readonly name = "LibvirtError";
+  override readonly name: string = "LibvirtError";
   constructor(
     message: string,
     readonly code: number = ErrorCode.INTERNAL_ERROR,
@@ -53,10 +53,16 @@ export class LibvirtError extends Error {
   ) {
     super(message);
   }
+}
 
-  /** A client-side protocol violation: a malformed or oversized packet. */
-  static protocol(message: string): LibvirtError {
-    return new LibvirtError(`libvirt protocol error: ${message}`, ErrorCode.RPC, ErrorDomain.RPC);
+/**
+ * Bytes that break the protocol: a reply or frame that does not decode, an oversized packet.
+ * The link is fine (or was): the same call gets the same bytes, so it is never retried.
+ */
+export class ProtocolError extends LibvirtError {
+  override readonly name = "ProtocolError";
+  constructor(readonly detail: string) {
+    super(`libvirt protocol error: ${detail}`, ErrorCode.RPC, ErrorDomain.RPC);
   }
 }
 
@@ -71,5 +77,10 @@ export function isNotFound(e: unknown): boolean {
 
 /** The connection itself failed: the caller should reconnect rather than retry the call. */
 export function isConnectionLost(e: unknown): boolean {
-  return e instanceof LibvirtError && (e.code === ErrorCode.NO_CONNECT || e.code === ErrorCode.RPC);
+  return e instanceof LibvirtError && !(e instanceof ProtocolError) && (e.code === ErrorCode.NO_CONNECT || e.code === ErrorCode.RPC);
+}
+
+/** No usable answer came back (the connection failed or the reply did not decode): never a verdict on the request. */
+export function isNoAnswer(e: unknown): boolean {
+  return e instanceof ProtocolError || isConnectionLost(e);
 }

@@ -2,7 +2,7 @@
  * libvirt's RPC framing (src/rpc/virnetprotocol.x): a 4-byte big-endian length that counts
  * itself, a 24-byte header of six words, then the XDR payload.
  */
-import { LibvirtError } from "./errors";
+import { ProtocolError } from "./errors";
 import { XdrWriter } from "./xdr";
 
 export const Program = { REMOTE: 0x20008086, QEMU: 0x20008087, KEEPALIVE: 0x6b656570 } as const;
@@ -58,7 +58,7 @@ export function startPacket(h: Header, sizeHint = 256): XdrWriter {
 }
 
 export function finishPacket(w: XdrWriter): Buffer {
-  if (w.length > MAX_PACKET) throw LibvirtError.protocol(`outgoing packet of ${w.length} bytes exceeds ${MAX_PACKET}`);
+  if (w.length > MAX_PACKET) throw new ProtocolError(`outgoing packet of ${w.length} bytes exceeds ${MAX_PACKET}`);
   w.patchU32(0, w.length);
   return w.finish();
 }
@@ -67,7 +67,7 @@ export function finishPacket(w: XdrWriter): Buffer {
 export function packetHeader(h: Header, payloadLength: number): Buffer {
   const w = startPacket(h, 0);
   const total = w.length + payloadLength;
-  if (total > MAX_PACKET) throw LibvirtError.protocol(`outgoing packet of ${total} bytes exceeds ${MAX_PACKET}`);
+  if (total > MAX_PACKET) throw new ProtocolError(`outgoing packet of ${total} bytes exceeds ${MAX_PACKET}`);
   w.patchU32(0, total);
   return w.finish();
 }
@@ -80,7 +80,7 @@ export class PacketDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  /** Feed received bytes; returns every complete packet. Throws LibvirtError on a bad frame. */
+  /** Feed received bytes; returns every complete packet. Throws ProtocolError on a bad frame. */
   push(chunk: Buffer): Packet[] {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -88,7 +88,7 @@ export class PacketDecoder {
     while (this.buffered >= LENGTH_WORD) {
       const len = this.peekLength();
       if (len < LENGTH_WORD + HEADER_SIZE || len > MAX_PACKET) {
-        throw LibvirtError.protocol(`packet length ${len} outside ${LENGTH_WORD + HEADER_SIZE}..${MAX_PACKET}`);
+        throw new ProtocolError(`packet length ${len} outside ${LENGTH_WORD + HEADER_SIZE}..${MAX_PACKET}`);
       }
       if (this.buffered < len) break;
       out.push(parsePacket(this.take(len)));

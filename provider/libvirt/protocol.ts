@@ -8,7 +8,7 @@ import {
   Codec, Decoded, array, bool, char, double, fixedArray, fixedOpaque, hyper, int, none, optional,
   short, string, struct, uhyper, uint, XdrReader, XdrWriter,
 } from "./xdr";
-import { LibvirtError } from "./errors";
+import { ProtocolError } from "./errors";
 
 const STRING_MAX = 4 * 1024 * 1024; // the daemon's REMOTE_STRING_MAX is 4 MiB on current releases
 const LIST_MAX = 65536;
@@ -70,7 +70,7 @@ const typedParamValue: Codec<TypedParamValue> = {
       case 5: return { type, value: double.dec(r) };
       case 6: return { type, value: bool.dec(r) };
       case 7: return { type, value: nstring.dec(r) };
-      default: throw LibvirtError.protocol(`unknown typed parameter type ${type}`);
+      default: throw new ProtocolError(`unknown typed parameter type ${type}`);
     }
   },
 };
@@ -237,6 +237,14 @@ export const P = {
   STORAGE_VOL_DOWNLOAD: proc(209, transfer, none),
   STORAGE_VOL_RESIZE: proc(260, struct({ vol: StorageVol, capacity: uhyper, flags: uint }), none),
 } as const;
+
+const NAMES = new Map<number, string>(Object.entries(P).map(([name, p]) => [p.number, name]));
+
+/** REMOTE_PROC_<name> for messages; the bare number for a procedure not declared here. */
+export function procedureName(n: number): string {
+  const name = NAMES.get(n);
+  return name ? `REMOTE_PROC_${name}` : `procedure ${n}`;
+}
 
 /** Asynchronous messages the daemon pushes (type MESSAGE, serial 0). */
 export const Events = {

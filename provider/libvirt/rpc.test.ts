@@ -7,13 +7,14 @@ import { createServer, Server, Socket, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duplex } from "node:stream";
-import { ErrorCode, ErrorDomain, LibvirtError, isConnectionLost, isNotFound } from "./errors";
+import { ErrorCode, ErrorDomain, LibvirtError, ProtocolError, isConnectionLost, isNotFound } from "./errors";
 import {
   Header, MessageType, Packet, PacketDecoder, Program, Status, finishPacket, packetHeader, startPacket,
 } from "./packet";
 import { Keepalive, P, RemoteError } from "./protocol";
 import { RpcConnection, StreamSink } from "./rpc";
 import { Codec, Decoded, decode, encode } from "./xdr";
+import { isTransient, retrying } from "../core/retry";
 import { rejection } from "../../test/util";
 
 // Nothing here should take more than a fraction of a second; a hang must fail fast, not in 2 minutes.
@@ -244,11 +245,31 @@ describe("calls and replies", () => {
       else daemon.reply(c, P.DOMAIN_IS_ACTIVE.ret, { active: true });
     };
     const bad = await rejection(rpc.call(P.DOMAIN_IS_ACTIVE, { dom }));
+    expect(bad).toBeInstanceOf(ProtocolError);
     expect(bad.code).toBe(ErrorCode.RPC);
-    expect(bad.message).toMatch(/trailing/);
+    expect(bad.message).toBe("libvirt protocol error: cannot decode the reply to REMOTE_PROC_DOMAIN_IS_ACTIVE: 4 unexpected trailing bytes after the reply");
     const badError = await rejection(rpc.call(P.DOMAIN_IS_ACTIVE, { dom }));
-    expect(badError.code).toBe(ErrorCode.RPC);
+    expect(badError).toBeInstanceOf(ProtocolError);
+    expect(badError.message).toMatch(/^libvirt protocol error: cannot decode the error reply to REMOTE_PROC_DOMAIN_IS_ACTIVE: truncated data/);
+    // Garbled, not lost: nothing to reconnect for, nothing to retry.
+    for (const e of [bad, badError]) {
+      expect(isConnectionLost(e)).toBe(false);
+      expect(isTransient(e)).toBe(false);
+    }
     await expect(rpc.call(P.DOMAIN_IS_ACTIVE, { dom })).resolves.toEqual({ active: true });
+    rpc.destroy();
+  });
+
+  test("a reply whose body does not decode is not retried: retrying() sends the call once and rejects at once", async () => {
+    const { rpc, daemon } = setup();
+    // A hostname whose length word claims more bytes than the body holds.
+    daemon.onCall = (c) => daemon.send({ ...headerOf(c), type: MessageType.REPLY }, Buffer.from("00000010 6876".replace(/ /g, ""), "hex"));
+    const started = Date.now();
+    const e = await rejection(retrying(() => rpc.call(P.CONNECT_GET_HOSTNAME, undefined), 60_000));
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect(e.message).toMatch(/cannot decode the reply to REMOTE_PROC_CONNECT_GET_HOSTNAME/);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(daemon.calls).toHaveLength(1);
     rpc.destroy();
   });
 
@@ -381,7 +402,9 @@ describe("losing the connection", () => {
       expect(e.code).toBe(ErrorCode.RPC);
       expect(e.domain).toBe(ErrorDomain.RPC);
       expect(e.message).toMatch(/packet length 4/);
-      expect(isConnectionLost(e)).toBe(true);
+      // The connection is gone, but reconnecting would not make the daemon's bytes valid.
+      expect(e).toBeInstanceOf(ProtocolError);
+      expect(isConnectionLost(e)).toBe(false);
     }
     expect(rpc.closed).toBe(true);
     expect(client.destroyed).toBe(true);

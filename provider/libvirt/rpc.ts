@@ -8,13 +8,13 @@
  */
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
-import { ErrorCode, ErrorDomain, LibvirtError } from "./errors";
+import { ErrorCode, ErrorDomain, LibvirtError, ProtocolError } from "./errors";
 import {
   MessageType, Packet, PacketDecoder, Program, PROTOCOL_VERSION, Status,
   finishPacket, packetHeader, startPacket,
 } from "./packet";
-import { Keepalive, Procedure, RemoteError } from "./protocol";
-import { Codec, XdrReader } from "./xdr";
+import { Keepalive, Procedure, procedureName, RemoteError } from "./protocol";
+import { Codec, decode, XdrReader } from "./xdr";
 
 interface PendingCall {
   ret: Codec<unknown>;
@@ -208,16 +208,10 @@ export class RpcConnection extends EventEmitter {
     if (!call) return;
     this.pending.delete(p.serial);
     try {
-      if (p.status === Status.OK) {
-        const r = new XdrReader(p.payload);
-        const v = call.ret.dec(r);
-        r.expectEnd(`reply to procedure ${p.procedure}`);
-        call.resolve(v);
-      } else {
-        call.reject(remoteError(p));
-      }
+      if (p.status === Status.OK) call.resolve(decode(call.ret, p.payload, "the reply"));
+      else call.reject(remoteError(p));
     } catch (e) {
-      call.reject(e as LibvirtError);
+      call.reject(undecodable(p, e));
     }
   }
 
@@ -280,12 +274,18 @@ function remoteError(p: Packet): LibvirtError {
   return new LibvirtError(e.message ?? `libvirt error ${e.code} (no message)`, e.code, e.domain);
 }
 
+/** A reply body that does not decode: the daemon answered, but not in the shape its procedure has. */
+function undecodable(p: Packet, e: unknown): ProtocolError {
+  const why = e instanceof ProtocolError ? e.detail : (e as Error).message;
+  return new ProtocolError(`cannot decode the ${p.status === Status.OK ? "reply" : "error reply"} to ${procedureName(p.procedure)}: ${why}`);
+}
+
 /** A stream error may come with an empty body (client-side abort confirmations on old daemons). */
 function safeRemoteError(p: Packet): LibvirtError {
   if (p.payload.length === 0) return new LibvirtError("stream aborted by the daemon", ErrorCode.RPC, ErrorDomain.STREAMS);
   try {
     return remoteError(p);
   } catch (e) {
-    return e as LibvirtError;
+    return undecodable(p, e);
   }
 }

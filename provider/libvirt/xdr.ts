@@ -6,7 +6,7 @@
  * checked and every length is checked against its limit before anything is allocated: a bad
  * packet yields a LibvirtError, never a RangeError or a huge allocation.
  */
-import { LibvirtError } from "./errors";
+import { LibvirtError, ProtocolError } from "./errors";
 
 export class XdrWriter {
   private buf: Buffer;
@@ -97,7 +97,7 @@ export class XdrReader {
 
   private take(n: number): number {
     if (n > this.end - this.pos) {
-      throw LibvirtError.protocol(`truncated data: needed ${n} bytes at offset ${this.pos}, have ${this.end - this.pos}`);
+      throw new ProtocolError(`truncated data: needed ${n} bytes at offset ${this.pos}, have ${this.end - this.pos}`);
     }
     const at = this.pos;
     this.pos += n;
@@ -137,7 +137,7 @@ export class XdrReader {
 
   /** Decoding must consume the whole payload; leftovers mean the codec and daemon disagree. */
   expectEnd(what: string): void {
-    if (this.pos !== this.end) throw LibvirtError.protocol(`${this.end - this.pos} unexpected trailing bytes after ${what}`);
+    if (this.pos !== this.end) throw new ProtocolError(`${this.end - this.pos} unexpected trailing bytes after ${what}`);
   }
 }
 
@@ -158,7 +158,7 @@ export const short = int;
 
 function safe(v: bigint): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw LibvirtError.protocol(`64-bit value ${v} exceeds JavaScript's safe integer range`);
+    throw new ProtocolError(`64-bit value ${v} exceeds JavaScript's safe integer range`);
   }
   return Number(v);
 }
@@ -168,7 +168,7 @@ export const hyper: Codec<number> = { enc: (w, v) => w.i64(BigInt(v)), dec: (r) 
 export const uhyper: Codec<number> = { enc: (w, v) => w.u64(BigInt(v)), dec: (r) => safe(r.u64()) };
 
 function checkLength(n: number, max: number, what: string): void {
-  if (n > max) throw LibvirtError.protocol(`${what} length ${n} exceeds its limit of ${max}`);
+  if (n > max) throw new ProtocolError(`${what} length ${n} exceeds its limit of ${max}`);
 }
 
 export function string(max: number): Codec<string> {
@@ -256,7 +256,7 @@ export function optional<T>(item: Codec<T>): Codec<T | undefined> {
     },
     dec(r) {
       const present = r.u32();
-      if (present > 1) throw LibvirtError.protocol(`optional-data flag ${present} is neither 0 nor 1`);
+      if (present > 1) throw new ProtocolError(`optional-data flag ${present} is neither 0 nor 1`);
       return present ? item.dec(r) : undefined;
     },
   };

@@ -15,7 +15,7 @@
  */
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { Duplex } from "node:stream";
-import { ErrorCode, ErrorDomain, LibvirtError } from "../errors";
+import { ErrorCode, ErrorDomain, LibvirtError, ProtocolError } from "../errors";
 import { finishPacket, LENGTH_WORD, MessageType, parsePacket, Program, PROTOCOL_VERSION, Status, startPacket } from "../packet";
 import { P } from "../protocol";
 import { flagParam, LibvirtUri } from "../uri";
@@ -272,7 +272,7 @@ export async function dialSsh(uri: LibvirtUri, readOnly: boolean): Promise<Diale
     const rest = await readExactly(child.stdout, length - LENGTH_WORD, () => early, () => early);
     const reply = parsePacket(Buffer.concat([lengthWord, rest]));
     if (reply.program !== Program.REMOTE || reply.type !== MessageType.REPLY || reply.serial !== 0) {
-      throw new LibvirtError(`unexpected first packet from the daemon behind ${plan.peer} (program ${reply.program}, type ${reply.type})`, ErrorCode.RPC, ErrorDomain.RPC);
+      throw new ProtocolError(`unexpected first packet from the daemon behind ${plan.peer} (program ${reply.program}, type ${reply.type})`);
     }
   } catch (e) {
     if (e instanceof LibvirtError) {

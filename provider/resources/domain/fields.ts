@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { Impact, MemoryFlags, VcpuFlags } from "../../libvirt/constants";
-import { isConnectionLost, isLibvirtError } from "../../libvirt/errors";
+import { isLibvirtError, isNoAnswer } from "../../libvirt/errors";
 import type { DomainRef } from "../../libvirt/protocol";
 import { Change, DEFERRED, FieldTable } from "../../core/fields";
 import type { HostFacts } from "../../core/host";
@@ -33,7 +33,7 @@ const whileRunning = (field: string, step: Step) => async (c: Change<DomainInput
   try {
     return await step(c, c.target.running);
   } catch (e) {
-    if (!isLibvirtError(e) || isConnectionLost(e)) throw e;
+    if (!isLibvirtError(e) || isNoAnswer(e)) throw e;
     progress(`domain "${c.news.name}": ${field} could not be changed live (${e.message}); the definition holds the new value`);
     return DEFERRED;
   }

@@ -3,7 +3,7 @@
  * waiting for the guest's addresses.
  */
 import { DomainCreateFlags, DomainState, InterfaceAddressSource } from "../../libvirt/constants";
-import { ErrorCode, isConnectionLost, isLibvirtError, isNotFound } from "../../libvirt/errors";
+import { ErrorCode, isLibvirtError, isNoAnswer, isNotFound } from "../../libvirt/errors";
 import { uuidBytes } from "../../libvirt/client";
 import type { DomainRef } from "../../libvirt/protocol";
 import { progress } from "../../core/progress";
@@ -81,8 +81,8 @@ export async function addresses(ctx: Context, dom: DomainRef, guestAgent: boolea
   const sources = guestAgent ? [InterfaceAddressSource.LEASE, InterfaceAddressSource.AGENT] : [InterfaceAddressSource.LEASE];
   const byMac = new Map<string, Set<string>>();
   for (const source of sources) {
-    // No agent, or not answering yet, means no addresses from it; a lost connection is an error.
-    const ifaces = await ctx.lv.domainInterfaceAddresses(dom, source).catch((e) => (isConnectionLost(e) ? Promise.reject(e) : []));
+    // No agent, or not answering yet, means no addresses from it; no answer at all is an error.
+    const ifaces = await ctx.lv.domainInterfaceAddresses(dom, source).catch((e) => (isNoAnswer(e) ? Promise.reject(e) : []));
     for (const i of ifaces) {
       if (!i.hwaddr || i.name === "lo") continue;
       const set = byMac.get(i.hwaddr.toLowerCase()) ?? new Set<string>();
