@@ -3,7 +3,7 @@
  * model is the subset the Domain resource manages; sizes are bytes. Everything else in a live
  * document (controllers, inputs, addresses libvirt assigns) is ignored when reading.
  */
-import { attr, buildXml, child, children, childText, parseRoot, toNumber, XmlNode } from "./xml";
+import { attr, buildXml, bytesIn, child, children, childText, parseRoot, toNumber, XmlNode } from "./xml";
 
 export type DiskBus = "virtio" | "sata" | "scsi" | "ide" | "usb";
 export interface DiskDef {
@@ -192,14 +192,6 @@ export function interfaceDeviceXml(i: InterfaceDef): string {
   return buildXml("interface", interfaceXml(i));
 }
 
-function bytesOf(node: XmlNode | undefined): number | undefined {
-  const v = toNumber(node?._);
-  if (v === undefined) return undefined;
-  const unit = (attr(node, "unit") ?? "KiB").toLowerCase();
-  const factor: Record<string, number> = { b: 1, bytes: 1, k: KiB, kib: KiB, m: KiB ** 2, mib: KiB ** 2, g: KiB ** 3, gib: KiB ** 3 };
-  return v * (factor[unit] ?? KiB);
-}
-
 function readDisk(n: XmlNode): DiskDef {
   const src = child(n, "source");
   const drv = child(n, "driver");
@@ -257,14 +249,14 @@ export async function domainFromXml(xml: string): Promise<{ def: DomainDef; runt
   const numa = child(child(root, "numatune"), "memory");
   const mb = child(root, "memoryBacking");
   const fwFeature = children(child(os, "firmware"), "feature").find((f) => attr(f, "name") === "secure-boot");
-  const maxMemory = bytesOf(child(root, "memory")) ?? 0;
+  const maxMemory = bytesIn(child(root, "memory"), "KiB") ?? 0;
   const def: DomainDef = {
     name: childText(root, "name") ?? "",
     uuid: childText(root, "uuid"),
     type: attr(root, "type") as DomainDef["type"],
     description: childText(root, "description"),
     maxMemory,
-    memory: bytesOf(child(root, "currentMemory")) ?? maxMemory,
+    memory: bytesIn(child(root, "currentMemory"), "KiB") ?? maxMemory,
     maxVcpus,
     vcpus: toNumber(attr(vcpu, "current")) ?? maxVcpus,
     cpu: cpu && {
@@ -305,7 +297,7 @@ export async function domainFromXml(xml: string): Promise<{ def: DomainDef; runt
       quota: toNumber(childText(cputune, "quota")),
       vcpupin: children(cputune, "vcpupin").map((p) => ({ vcpu: toNumber(attr(p, "vcpu"))!, cpuset: attr(p, "cpuset")! })),
     },
-    memtune: memtune && { hardLimit: bytesOf(child(memtune, "hard_limit")), softLimit: bytesOf(child(memtune, "soft_limit")) },
+    memtune: memtune && { hardLimit: bytesIn(child(memtune, "hard_limit"), "KiB"), softLimit: bytesIn(child(memtune, "soft_limit"), "KiB") },
     blkioWeight: toNumber(childText(child(root, "blkiotune"), "weight")),
     numatune: numa && { mode: attr(numa, "mode") as "strict", nodeset: attr(numa, "nodeset")! },
     hugepages: child(mb, "hugepages") !== undefined,

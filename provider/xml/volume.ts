@@ -3,7 +3,7 @@
  * plain model, plus the slice of <domain> documents that says which disks a domain uses. Sizes
  * are bytes; what they mean (defaults, what may change) is the Volume resource's business.
  */
-import { attr, buildXml, child, children, childText, parseRoot, toNumber, XmlNode } from "./xml";
+import { attr, buildXml, bytesIn, child, children, childText, parseRoot, toNumber, XmlNode } from "./xml";
 import type { Permissions } from "./pool";
 
 export type { Permissions };
@@ -50,18 +50,6 @@ export function volToXml(v: VolumeDef): string {
   });
 }
 
-/** A size element in bytes whatever unit libvirt wrote it in (it writes bytes, but the schema allows others). */
-function bytes(node: XmlNode | undefined): number | undefined {
-  const value = toNumber(node?._);
-  if (value === undefined) return undefined;
-  const unit = (attr(node, "unit") ?? "bytes").toLowerCase();
-  const factor: Record<string, number> = {
-    b: 1, bytes: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2,
-    g: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3, t: 1024 ** 4, tib: 1024 ** 4, tb: 1000 ** 4,
-  };
-  return factor[unit] === undefined ? undefined : value * factor[unit];
-}
-
 export async function volFromXml(xml: string): Promise<VolumeDef> {
   const root = await parseRoot(xml, "volume");
   const target = child(root, "target");
@@ -72,9 +60,9 @@ export async function volFromXml(xml: string): Promise<VolumeDef> {
     name: childText(root, "name") ?? "",
     type: attr(root, "type"),
     key: childText(root, "key"),
-    capacity: bytes(child(root, "capacity")),
-    allocation: bytes(child(root, "allocation")),
-    physical: bytes(child(root, "physical")),
+    capacity: bytesIn(child(root, "capacity"), "bytes"),
+    allocation: bytesIn(child(root, "allocation"), "bytes"),
+    physical: bytesIn(child(root, "physical"), "bytes"),
     path: childText(target, "path"),
     format: attr(child(target, "format"), "type"),
     permissions: perms && {

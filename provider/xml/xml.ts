@@ -48,6 +48,26 @@ export function toNumber(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);
 }
 
+/** libvirt's scaled-integer units (docs/formatdomain "memory"): single letters and "iB" are powers of 1024, "B" suffixes powers of 1000. */
+const UNIT_BYTES: Record<string, number> = { b: 1, bytes: 1 };
+["k", "m", "g", "t", "p", "e"].forEach((u, i) => {
+  UNIT_BYTES[u] = UNIT_BYTES[`${u}ib`] = 1024 ** (i + 1);
+  UNIT_BYTES[`${u}b`] = 1000 ** (i + 1);
+});
+
+/**
+ * Bytes held by a sized element (<memory unit="KiB">, <capacity unit="bytes">), with the unit
+ * its element defaults to. A unit libvirt never writes throws rather than guessing a scale.
+ */
+export function bytesIn(node: XmlNode | undefined, defaultUnit: "KiB" | "bytes"): number | undefined {
+  const value = toNumber(text(node));
+  if (value === undefined) return undefined;
+  const unit = attr(node, "unit") ?? defaultUnit;
+  const factor = UNIT_BYTES[unit.toLowerCase()];
+  if (factor === undefined) throw new Error(`unknown size unit "${unit}" (value ${value}) in libvirt's XML; expected one of ${Object.keys(UNIT_BYTES).join(", ")}`);
+  return value * factor;
+}
+
 /**
  * Build XML from a plain object: "$" holds attributes, "_" text, other keys child elements
  * (arrays repeat the element). Undefined values and empty objects are left out.
