@@ -1,5 +1,5 @@
 /** Each Checker helper: what it accepts, what it returns, and the failure it records otherwise. */
-import { Checker, OBJECT_NAME } from "./check";
+import { ABSOLUTE_PATH, Checker, OBJECT_NAME } from "./check";
 import { UNKNOWN } from "./unknown";
 
 function run<T>(fn: (c: Checker) => T): { value: T; failures: Checker["failures"] } {
@@ -69,6 +69,18 @@ describe("OBJECT_NAME", () => {
     expect(failures).toHaveLength(1);
     expect(failures[0].property).toBe("name");
     expect(failures[0].reason).toContain(OBJECT_NAME.accepted);
+  });
+});
+
+describe("ABSOLUTE_PATH (every host path: disks, pools, kernels, nvram, filesystems)", () => {
+  test.each(["/", "/var/lib/libvirt/images/a.qcow2", "/srv/VM images/disk 1.qcow2", "/tmp/ü", "/" + "x".repeat(4095)])("accepts %p", (path) => {
+    expect(run((c) => c.string("disk.file", path, ABSOLUTE_PATH)).failures).toEqual([]);
+  });
+  test.each(["", "relative/disk.qcow2", "~/disk.qcow2", " /leading-space", "/nul\0byte", "/" + "x".repeat(4096)])("rejects %p", (path) => {
+    const { failures } = run((c) => c.string("disk.file", path, ABSOLUTE_PATH));
+    expect(failures).toHaveLength(1);
+    expect(failures[0].property).toBe("disk.file");
+    expect(failures[0].reason).toContain("an absolute path on the host");
   });
 });
 

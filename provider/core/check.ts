@@ -5,6 +5,9 @@
 import { isUnknown } from "./unknown";
 import { parseSize, SIZE_FORMS } from "./units";
 
+/** A host path: absolute, spaces allowed, no NUL, at most PATH_MAX (4096) bytes. */
+export const ABSOLUTE_PATH = { pattern: /^\/[^\0]*$/, accepted: "an absolute path on the host, such as /var/lib/libvirt/images/disk1.qcow2", max: 4096 };
+
 export interface CheckFailure {
   property: string;
   reason: string;

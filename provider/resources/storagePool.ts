@@ -7,7 +7,7 @@ import { PoolBuildFlags, PoolState } from "../libvirt/constants";
 import { ErrorCode, isLibvirtError, isNotFound } from "../libvirt/errors";
 import type { StoragePoolRef } from "../libvirt/protocol";
 import { uuidBytes, uuidString } from "../libvirt/client";
-import { Checker, OBJECT_NAME } from "../core/check";
+import { ABSOLUTE_PATH, Checker, OBJECT_NAME } from "../core/check";
 import type { FieldTable } from "../core/fields";
 import { CommonInputs, Context, ResourceSpec } from "../core/resource";
 import { isUnknown } from "../core/unknown";
@@ -75,7 +75,6 @@ const SOURCE_RULES: Record<PoolType, { required: (keyof PoolSource)[]; allowed: 
   iscsi: { required: ["host", "devices"], allowed: ["host", "devices"] },
 };
 
-const ABS_PATH = { pattern: /^\/[^\0]*$/, accepted: "an absolute path such as /var/lib/libvirt/images/pool1", max: 4096 };
 
 /**
  * A path as libvirt stores it (virFileSanitizePath: no repeated or trailing slashes, a leading
@@ -94,7 +93,7 @@ function checkInputs(news: Record<string, unknown>, c: Checker): StoragePoolInpu
 
   const target = c.object("target", news.target);
   c.noExtraKeys("target", target, ["path", "permissions"]);
-  const path = sanitizePath(c.string("target.path", target?.path, ABS_PATH));
+  const path = sanitizePath(c.string("target.path", target?.path, ABSOLUTE_PATH));
   const perms = c.object("target.permissions", target?.permissions);
   c.noExtraKeys("target.permissions", perms, ["mode", "owner", "group"]);
   const permissions: Permissions | undefined = isUnknown(perms) ? (perms as Permissions) : perms && {
@@ -124,7 +123,7 @@ function checkInputs(news: Record<string, unknown>, c: Checker): StoragePoolInpu
   }
   const source: PoolSource | undefined = isUnknown(src) ? (src as PoolSource) : src && {
     host: c.string("source.host", src.host, { pattern: /^[A-Za-z0-9.:[\]-]+$/, accepted: "a host name or IP address" }),
-    dir: sanitizePath(c.string("source.dir", src.dir, ABS_PATH)),
+    dir: sanitizePath(c.string("source.dir", src.dir, ABSOLUTE_PATH)),
     devices: devices as string[] | undefined,
     name: c.string("source.name", src.name, { pattern: /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$/, accepted: "a volume group name of letters, digits and + _ . -" }),
     format: rule?.formats ? c.oneOf("source.format", src.format, rule.formats) : c.string("source.format", src.format),

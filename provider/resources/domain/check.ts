@@ -5,14 +5,13 @@
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { Parser } from "xml2js";
-import { Checker, OBJECT_NAME } from "../../core/check";
+import { ABSOLUTE_PATH, Checker, OBJECT_NAME } from "../../core/check";
 import { containsUnknown, isUnknown } from "../../core/unknown";
 import type { DiskBus, DiskDef, InterfaceDef } from "../../xml/domain";
 import type { DomainInputs } from "./inputs";
 
 const BUS_PREFIX: Record<DiskBus, string> = { virtio: "vd", sata: "sd", scsi: "sd", usb: "sd", ide: "hd" };
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
-const ABS_PATH = { pattern: /^\/\S*$/, accepted: "an absolute path on the host" };
 
 /** vda, vdb, ... vdz, vdaa: the device name for the n-th disk on a bus prefix. */
 function targetName(prefix: string, n: number): string {
@@ -78,7 +77,7 @@ function checkDisks(c: Checker, raw: unknown): DiskDef[] | undefined {
     return {
       device, bus, target: target as string,
       volume: vol as DiskDef["volume"],
-      file: c.string(`${p}.file`, o.file, ABS_PATH),
+      file: c.string(`${p}.file`, o.file, ABSOLUTE_PATH),
       block: c.string(`${p}.block`, o.block, { pattern: /^\/dev\/\S+$/, accepted: "a block device under /dev" }),
       format: c.oneOf(`${p}.format`, o.format, ["raw", "qcow2"] as const),
       cache: c.oneOf(`${p}.cache`, o.cache, ["default", "none", "writethrough", "writeback", "directsync", "unsafe"] as const),
@@ -190,13 +189,13 @@ export function checkInputs(news: Record<string, any>, c: Checker, olds: Partial
   if (secureBoot && firmware === "efi" && X86.includes(arch) && !isUnknown(machine) && !/q35/.test(machine ?? "")) {
     c.fail("secureBoot", `secure boot on x86 needs a q35 machine (SMM), not ${machine ?? "the default pc"}: set machine: "q35"`);
   }
-  const nvram = c.string("nvram", news.nvram, ABS_PATH);
+  const nvram = c.string("nvram", news.nvram, ABSOLUTE_PATH);
   if (nvram !== undefined && !isUnknown(nvram) && firmware !== "efi") c.fail("nvram", "an NVRAM variable store is only used with firmware: \"efi\"");
   const bootList = listInput(c, "boot", news.boot, "boot devices: hd, cdrom, network");
   const boot = bootList?.map((b, i) => c.oneOf(`boot[${i}]`, b, ["hd", "cdrom", "network"] as const)!);
   bootList?.forEach((b, i) => { if (typeof b === "string" && bootList.indexOf(b) !== i) c.fail(`boot[${i}]`, `${b} is listed twice`); });
   const k = objectInput(c, "kernel", news.kernel, ["path", "initrd", "cmdline"]);
-  const kernel = k && { path: c.string("kernel.path", k.path, ABS_PATH)!, initrd: c.string("kernel.initrd", k.initrd, ABS_PATH), cmdline: c.string("kernel.cmdline", k.cmdline) };
+  const kernel = k && { path: c.string("kernel.path", k.path, ABSOLUTE_PATH)!, initrd: c.string("kernel.initrd", k.initrd, ABSOLUTE_PATH), cmdline: c.string("kernel.cmdline", k.cmdline) };
   if (k && k.path === undefined) c.fail("kernel.path", "direct kernel boot needs the kernel's path on the host");
   if ((kernel || isUnknown(news.kernel)) && news.boot !== undefined) c.fail("boot", "boot order does not apply with direct kernel boot: give kernel or boot, not both");
 
@@ -223,7 +222,7 @@ export function checkInputs(news: Record<string, any>, c: Checker, olds: Partial
     const f = objectInput(c, p, raw, ["driver", "source", "target", "readonly"]) ?? {};
     const fs = {
       driver: c.oneOf(`${p}.driver`, f.driver, ["virtiofs", "9p"] as const) ?? "virtiofs",
-      source: c.string(`${p}.source`, f.source, ABS_PATH)!,
+      source: c.string(`${p}.source`, f.source, ABSOLUTE_PATH)!,
       target: c.string(`${p}.target`, f.target, { pattern: /^[A-Za-z0-9_.-]{1,36}$/, accepted: "a mount tag of up to 36 letters, digits or _ . -" })!,
       readonly: c.bool(`${p}.readonly`, f.readonly),
     };
@@ -283,7 +282,7 @@ export function checkInputs(news: Record<string, any>, c: Checker, olds: Partial
     disks: keep(news.disks, checkDisks(c, news.disks) ?? []),
     interfaces: keep(news.interfaces, checkInterfaces(c, news.interfaces, name, olds) ?? []),
     graphics: keep(news.graphics, graphics),
-    console: keep(news.console, con && { type: consoleType as "pty", path: c.string("console.path", con.path, ABS_PATH) }),
+    console: keep(news.console, con && { type: consoleType as "pty", path: c.string("console.path", con.path, ABSOLUTE_PATH) }),
     guestAgent: c.bool("guestAgent", news.guestAgent) ?? false,
     video: keep(news.video, v && { model: c.oneOf("video.model", v.model, ["virtio", "qxl", "vga", "cirrus", "bochs", "none"] as const)! }),
     rng: c.bool("rng", news.rng) ?? false,
