@@ -6,7 +6,7 @@
  * is refused unless forceDelete.
  */
 import { isDeepStrictEqual } from "node:util";
-import { Impact, NetworkUpdateCommand, NetworkUpdateFlags, NetworkUpdateSection, NetworkXmlFlags } from "../libvirt/constants";
+import { ConnectListDomains, DomainXmlFlags, Impact, NetworkUpdateCommand, NetworkUpdateFlags, NetworkUpdateSection, NetworkXmlFlags } from "../libvirt/constants";
 import { isNotFound } from "../libvirt/errors";
 import type { DomainRef, NetworkRef } from "../libvirt/protocol";
 import { uuidBytes, uuidString } from "../libvirt/client";
@@ -790,7 +790,7 @@ interface DomainUse {
 /** The running domains with interfaces on this network (by name, or on its libvirt-managed bridge). */
 async function runningUsers(ctx: Context, def: NetworkDef): Promise<DomainUse[]> {
   const managedBridge = MANAGED.includes(modeOf(def)) ? def.bridge?.name : undefined;
-  const domains = await ctx.lv.listAllDomains(1 /* VIR_CONNECT_LIST_DOMAINS_ACTIVE */);
+  const domains = await ctx.lv.listAllDomains(ConnectListDomains.ACTIVE);
   const uses: DomainUse[] = [];
   for (const dom of domains) {
     let xml: string;
@@ -809,8 +809,8 @@ async function runningUsers(ctx: Context, def: NetworkDef): Promise<DomainUse[]>
 /** Defined but stopped domains that would attach to the network when started. */
 async function stoppedUsers(ctx: Context, def: NetworkDef): Promise<string[]> {
   const names: string[] = [];
-  for (const dom of await ctx.lv.listAllDomains(2 /* VIR_CONNECT_LIST_DOMAINS_INACTIVE */)) {
-    const xml = await ctx.lv.domainGetXmlDesc(dom, 2 /* VIR_DOMAIN_XML_INACTIVE */).catch(() => undefined);
+  for (const dom of await ctx.lv.listAllDomains(ConnectListDomains.INACTIVE)) {
+    const xml = await ctx.lv.domainGetXmlDesc(dom, DomainXmlFlags.INACTIVE).catch(() => undefined);
     if (xml && (await interfacesOn(xml, def.name, undefined)).length) names.push(dom.name);
   }
   return names.sort();
