@@ -9,7 +9,7 @@
 # Rebuild: rm -rf "$PULUMI_LIBVIRT_CACHE/pulumi-v3.248.0".
 set -euo pipefail
 
-# Must match the exact "@pulumi/pulumi" version in package.json (the CLI, language host and SDK ship together).
+# Must match the exact "@pulumi/pulumi" version in package.json's devDependencies (the CLI, language host and SDK ship together).
 VERSION=v3.248.0
 # The language host is a separate Go module with no tags of its own: pseudo-version of the commit tagged
 # pkg/v3.248.0 ("Changelog and go.mod updates for v3.248.0"), whose go.mod requires sdk/v3 v3.248.0.

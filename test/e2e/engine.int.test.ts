@@ -6,15 +6,17 @@
  *  - `pulumi up --parallel 10` over 10 resources;
  *  - the `id` resource option (a read-only "external" resource): what it reads, that destroy keeps the object;
  *  - adoption: the `import` resource option and `pulumi import` both fail for dynamic resources (pinned);
- *  - a symlinked `file:` install (two copies of @pulumi/pulumi in one program) still registers correctly.
+ *  - a symlinked `file:` install (two copies of @pulumi/pulumi in one program) still registers correctly;
+ *  - a TypeScript program on @pulumi/pulumi 3.139.0, the floor of the dependency range (floor/);
+ *  - the Automation API, inline and local programs (automation/).
  *
  * Needs `npm run build` first. Findings and exact messages: test/e2e/README.md.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { virsh, virshQuiet } from "../util";
+import { TEST_URI, virsh, virshQuiet } from "../util";
 import {
-  diagnosticsOf, e2ePrefix, IMAGES, leftovers, opsOf, parseJsonStream, purge, REPO, reportTimings, Sandbox, Stack, summaryOf,
+  diagnosticsOf, e2ePrefix, IMAGES, leftovers, opsOf, parseJsonStream, purge, REPO, reportTimings, run, Sandbox, Stack, summaryOf,
 } from "./harness";
 
 jest.setTimeout(10 * 60 * 1000);
@@ -214,4 +216,41 @@ test("a symlinked file: install (two @pulumi/pulumi copies in one program) regis
   expect(await stack.outputs()).toMatchObject({ state: "running", label: `${prefix}-linked` });
   await stack.pulumi(["preview", "--expect-no-changes"]);
   await destroyClean(stack, prefix);
+});
+
+test("a TypeScript program on @pulumi/pulumi 3.139.0 (the range's floor): one copy, and config libvirt:uri reaches the provider", async () => {
+  const dir = await sandbox.installCopy(path.join(__dirname, "floor"), "floor");
+  const pulumiFrom = (d: string) => fs.realpathSync(require.resolve("@pulumi/pulumi/package.json", { paths: [d] }));
+  expect(JSON.parse(fs.readFileSync(pulumiFrom(dir), "utf8")).version).toBe("3.139.0");
+  expect(pulumiFrom(path.join(dir, "node_modules", "pulumi-libvirt"))).toBe(pulumiFrom(dir));
+
+  const { stack, prefix } = await newStack("", { "libvirt:uri": TEST_URI }, dir);
+  // Only the provider's configure (called by the 3.139+ host) can bring the right URI: the default is unreachable.
+  const env = { LIBVIRT_DEFAULT_URI: "qemu+tcp://127.0.0.1:9/system" };
+  const up = await stack.json(["up", "--yes"], { env }); // with the preview: type-checked by ts-node
+  expect(summaryOf(up)).toMatchObject({ create: 2 });
+  expect(await stack.outputs()).toMatchObject({ state: "running" });
+  await stack.pulumi(["preview", "--expect-no-changes"], { env });
+  await stack.json(["destroy", "--yes", "--skip-preview"], { env });
+  stack.destroyed = true;
+  expect(leftovers(prefix)).toEqual([]);
+});
+
+describe("the Automation API (LocalWorkspace)", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await sandbox.installCopy(path.join(__dirname, "automation"), "automation");
+  });
+
+  for (const mode of ["inline", "local"]) {
+    test(`${mode} program: up, no changes, destroy`, async () => {
+      const prefix = e2ePrefix();
+      prefixes.push(prefix);
+      const r = await run("node", [path.join(dir, "run.js"), mode, `e2e-${prefix.slice(-8)}`, prefix], { cwd: dir, env: sandbox.env, label: `automation (${mode})` });
+      const result = JSON.parse(r.stdout.trim().split("\n").pop()!);
+      expect(result).toMatchObject({ up: { create: 2 }, state: "running", destroy: { delete: 2 } });
+      expect(Object.keys(result.preview).filter((op) => op !== "same")).toEqual([]);
+      expect(leftovers(prefix)).toEqual([]);
+    });
+  }
 });

@@ -194,7 +194,8 @@ export class Sandbox {
     const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8"));
     for (const deps of [pkg.dependencies, pkg.devDependencies]) if (deps?.["pulumi-libvirt"]) deps["pulumi-libvirt"] = linkTo;
     fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
-    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--package-lock=false", "--loglevel=error"], { cwd: dest, env: this.env, label: `npm install (${name})` });
+    // --ignore-scripts: a `file:` link to the repo would run its `prepare` (a build into the shared checkout's bin/).
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--package-lock=false", "--loglevel=error", "--ignore-scripts"], { cwd: dest, env: this.env, label: `npm install (${name})` });
     return dest;
   }
 
