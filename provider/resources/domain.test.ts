@@ -150,6 +150,12 @@ describe("check normalizes good inputs", () => {
     expect(i.interfaces[0]).toEqual({ network: "default", model: "virtio", mac: expect.stringMatching(/^52:54:00(:[0-9a-f]{2}){3}$/) });
   });
 
+  test("host paths with spaces are accepted, as StoragePool accepts them (one rule for every path)", async () => {
+    const i = await checked(p, { ...GOOD, disks: [{ file: "/srv/VM images/disk 1.qcow2" }], kernel: { path: "/srv/boot files/vmlinuz", initrd: "/srv/boot files/initrd" } });
+    expect(i.disks[0].file).toBe("/srv/VM images/disk 1.qcow2");
+    expect(i.kernel).toMatchObject({ path: "/srv/boot files/vmlinuz", initrd: "/srv/boot files/initrd" });
+  });
+
   test("a target the user chose later in the list is not handed out earlier", async () => {
     const i = await checked(p, { ...GOOD, disks: [{ file: "/a.img" }, { file: "/b.img", target: "vda" }] });
     expect(i.disks.map((d: any) => d.target)).toEqual(["vdb", "vda"]);
