@@ -101,7 +101,7 @@ const BAD: [string, Record<string, unknown>, string, RegExp][] = [
   ["netfs pool without a target path", { ...netfs, target: {} }, "target.path", /a netfs pool needs target.path/],
   ["disk pool without a target path", { ...disk, target: undefined }, "target.path", /a disk pool needs target.path.*\/dev/],
   ["iscsi pool without a target path", { ...iscsi, target: undefined }, "target.path", /an? iscsi pool needs target.path.*\/dev\/disk\/by-path/],
-  ["relative target path", { ...dir, target: { path: "images/x" } }, "target.path", /"images\/x" is not valid: expected an absolute path such as \/var\/lib\/libvirt\/images\/pool1/],
+  ["relative target path", { ...dir, target: { path: "images/x" } }, "target.path", /"images\/x" is not valid: expected an absolute path on the host, such as \/var\/lib\/libvirt\/images\/disk1.qcow2/],
   ["target path that is not a string", { ...dir, target: { path: 7 } }, "target.path", /expected a string, got 7/],
   ["target that is not an object", { ...dir, target: "/var/lib/libvirt/images/x" }, "target", /expected an object, got "\/var\/lib/],
   ["logical target path other than /dev/<vg>", { ...logical, target: { path: "/srv/vg" } }, "target.path", /\/dev\/vg0/],
