@@ -11,7 +11,7 @@ export interface DomainArgs extends ArgsOf<Omit<DomainInputs, "name" | "memory" 
   name?: pulumi.Input<string>;
   /** Current memory: bytes or a size such as "512MiB". */
   memory: pulumi.Input<Size>;
-  /** Maximum memory (balloon ceiling); defaults to memory. */
+  /** Maximum memory (balloon ceiling); unset: twice memory at creation, then kept while memory fits under it. */
   maxMemory?: pulumi.Input<Size>;
   /** Disks in guest order. target and bus are assigned when unset (vda, vdb...; cdroms on ide). */
   disks?: DeepInput<(Omit<DiskDef, "target" | "bus" | "device"> & Partial<Pick<DiskDef, "target" | "bus" | "device">>)[]>;

@@ -226,7 +226,7 @@ test("a created domain boots, gets a DHCP lease that shows in its outputs, and r
   g1Console = new Console(`${DIR}/g1-console.log`);
   g1 = await create({
     name: G1, type: "qemu", machine: "pc", memory: "128MiB", maxMemory: "256MiB", vcpus: 1, maxVcpus: 2,
-    kernel: { path: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: "console=ttyS0 quiet" },
+    kernel: { path: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: "console=ttyS0 quiet uptime=2" },
     disks: [{ file: `${DIR}/g1-root.raw`, format: "raw" }, { device: "cdrom", file: `${DIR}/g1-cidata.iso` }],
     interfaces: [{ network: NET }],
     console: { type: "file", path: g1Console.path },
@@ -615,10 +615,11 @@ test("cdrom media swap happens live", async () => {
 
 test("restart changes on a booted guest wait for allowRestart, then it shuts down gracefully and boots the new definition", async () => {
   const pid = qemuPid(G1);
-  const cmdline = "console=ttyS0 quiet hostname=g1-restarted";
+  const booted = g1.raw.kernel.cmdline;
+  const cmdline = `${booted} hostname=g1-restarted`;
   await change(g1, { kernel: { ...g1.raw.kernel, cmdline } });
   expect((await inactiveDef(G1)).kernel?.cmdline).toBe(cmdline);
-  expect((await liveDef(G1)).kernel?.cmdline).toBe("console=ttyS0 quiet");
+  expect((await liveDef(G1)).kernel?.cmdline).toBe(booted);
   expect(qemuPid(G1)).toBe(pid);
   // Another restart field with allowRestart: one restart applies both.
   const mark = g1Console.mark();
@@ -647,6 +648,60 @@ test("state: running -> paused -> running -> shutoff (graceful) -> running", asy
   await change(g1, { state: undefined });
   expect(domState(G1)).toMatch(/^running/);
   expect(g1.outs.ipAddress).toMatch(/^10\./);
+}, 300_000);
+
+test("state saved: the guest's memory goes to the host; running restores it where it was (its clock continues, new domain id, same uuid); shutoff discards it", async () => {
+  const managedSave = () => /Managed save:\s+(\w+)/.exec(vsh("dominfo", G1))![1];
+  const uptime = async (from: number) => Number((await g1Console.wait(/GUEST-UPTIME s=(\d+)/, from))[1]);
+  const idBefore = g1.outs.domainId;
+  const upBefore = await uptime(g1Console.mark());
+  await change(g1, { state: "saved" });
+  expect(domState(G1)).toBe("shut off (saved)");
+  expect(managedSave()).toBe("yes");
+  expect(g1.outs).toMatchObject({ status: "saved", domainId: -1, ipAddress: "", pendingRestart: [] });
+
+  let mark = g1Console.mark();
+  await change(g1, { state: "running" });
+  expect(domState(G1)).toBe("running (restored)");
+  expect(managedSave()).toBe("no");
+  expect(g1.outs.domainId).toBeGreaterThan(0);
+  expect(g1.outs.domainId).not.toBe(idBefore);
+  expect(g1.outs.uuid).toBe(g1.id);
+  // Restored, not rebooted: the guest's own clock goes on from where it was.
+  const upAfter = await uptime(mark);
+  expect(upAfter).toBeGreaterThanOrEqual(upBefore);
+  expect(g1Console.text().slice(mark)).not.toMatch(/GUEST-BOOT/);
+
+  await change(g1, { state: "saved" });
+  expect(managedSave()).toBe("yes");
+  await change(g1, { state: "shutoff" });
+  expect(managedSave()).toBe("no");
+  expect(domState(G1)).toMatch(/^shut off/);
+  expect(g1.outs.status).toBe("shutoff");
+  mark = g1Console.mark();
+  await change(g1, { state: undefined });
+  await g1Console.wait(/GUEST-BOOT/, mark); // the memory was discarded: a fresh boot
+  expect(g1.outs.ipAddress).toMatch(/^10\./);
+}, 300_000);
+
+test("a domain created with state saved boots, waits for its address, and is saved; running restores it", async () => {
+  const name = `${RUN}-saved`;
+  const con = new Console(`${DIR}/saved-console.log`);
+  const m = await create({
+    name, type: "qemu", machine: "pc", memory: "96MiB", vcpus: 1, state: "saved",
+    kernel: { path: `${GUEST}/vmlinuz`, initrd: `${GUEST}/initrd.img`, cmdline: "console=ttyS0 quiet cidata_wait=0" },
+    interfaces: [{ network: NET }], console: { type: "file", path: con.path }, waitForIp: true, waitForIpTimeoutSeconds: 240,
+  });
+  expect(domState(name)).toBe("shut off (saved)");
+  expect(m.outs.status).toBe("saved");
+  expect(con.text()).toMatch(/GUEST-LEASE iface=eth0/); // saved only once it had its lease
+  const mark = con.mark();
+  await change(m, { state: "running" });
+  expect(domState(name)).toBe("running (restored)");
+  expect(m.outs.ipAddress).toMatch(/^10\./);
+  expect(con.text().slice(mark)).not.toMatch(/GUEST-BOOT/);
+  await p.delete(m.id, m.outs);
+  expect(exists(name)).toBe(false);
 }, 300_000);
 
 test("drift made with virsh (setmaxmem, define, destroy) is caught by refresh and converged by update", async () => {

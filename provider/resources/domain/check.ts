@@ -301,7 +301,7 @@ export function checkInputs(news: Record<string, any>, c: Checker, olds: Partial
     securityLabel: keep(news.securityLabel, sl && { type: slType, model: c.oneOf("securityLabel.model", sl.model, ["selinux", "apparmor", "dac", "none"] as const), label: c.string("securityLabel.label", sl.label), relabel: c.bool("securityLabel.relabel", sl.relabel) }),
     xmlOverride: override,
     autostart: c.bool("autostart", news.autostart) ?? false,
-    state: c.oneOf("state", news.state, ["running", "shutoff", "paused"] as const) ?? "running",
+    state: c.oneOf("state", news.state, ["running", "shutoff", "paused", "saved"] as const) ?? "running",
     allowRestart: c.bool("allowRestart", news.allowRestart) ?? false,
     shutdownTimeoutSeconds: c.int("shutdownTimeoutSeconds", news.shutdownTimeoutSeconds, 0, 3600) ?? 60,
     waitForIp: c.bool("waitForIp", news.waitForIp) ?? false,

@@ -131,7 +131,7 @@ export const domainFields: FieldTable<DomainInputs, Target> = {
   autostart: { effect: "live", doc: "Start with the host.", apply: async ({ ctx, target, news }) => ctx.lv.domainSetAutostart(target.dom, !!news.autostart) },
   state: {
     effect: "live", afterRestart: true, apply: async ({ ctx, target, news }) => applyState(ctx, target.dom, news),
-    doc: "running, shutoff or paused: started, shut down gracefully, suspended or resumed.",
+    doc: "running, paused, saved or shutoff. saved writes the guest's memory to the host and stops it (managed save); running or paused restores it where it was (new domain id, same uuid). From shutoff, saved boots the guest (waiting for its addresses with waitForIp) and then saves it. shutoff from saved discards the saved memory. Changes made while saved are written to the definition and listed in pendingRestart once restored.",
   },
   allowRestart: { effect: "none", doc: "Lets the provider restart the guest for changes marked 'definition + restart' (and those listed in the `pendingRestart` output); otherwise they wait for the guest's next restart." },
   shutdownTimeoutSeconds: { effect: "none", doc: "Graceful shutdown deadline before a forced stop." },

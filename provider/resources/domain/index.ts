@@ -19,7 +19,7 @@ import { ceilings, definitionXml, withVolumeFormats } from "./definition";
 import { domainFields, Target } from "./fields";
 import { assertHostSupports, explainStartFailure } from "./hostSupport";
 import type { DomainInputs, DomainOutputs, RunState } from "./inputs";
-import { addresses, lookup, runState, start, stop, waitForAddresses } from "./lifecycle";
+import { addresses, applyState, isSaved, lookup, runState, start, stop, waitForAddresses } from "./lifecycle";
 
 export { domainFields } from "./fields";
 export { stableMac } from "./check";
@@ -76,7 +76,8 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
     try {
       await ctx.lv.domainSetAutostart(dom, !!inputs.autostart);
       if (inputs.state !== "shutoff") await start(ctx, dom, inputs.state === "paused").catch((e) => Promise.reject(explainStartFailure(e, inputs)));
-      await waitForAddresses(ctx, dom, inputs);
+      if (inputs.state === "saved") await applyState(ctx, dom, inputs);
+      else await waitForAddresses(ctx, dom, inputs);
     } catch (e) {
       // Defined but not running as asked: recorded as created but not initialised, so the
       // next `pulumi up` retries the start instead of leaking or forgetting the VM.
@@ -96,9 +97,10 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
       hostFacts(ctx.lv),
     ]);
     const active = isRunning(state.state);
+    const saved = await isSaved(ctx, dom, state.state);
     const found = active ? await addresses(ctx, dom, def.guestAgent ?? false) : [];
     const { uuid: _uuid, ...fields } = def;
-    const runtimeState: RunState = state.state === DomainState.PAUSED ? "paused" : active ? "running" : "shutoff";
+    const runtimeState: RunState = state.state === DomainState.PAUSED ? "paused" : active ? "running" : saved ? "saved" : "shutoff";
     const ipv4 = found.flatMap((f) => f.addresses).find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
     return {
       live: {
@@ -112,7 +114,7 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
       outputs: {
         uuid: id,
         domainId: active ? dom.id : -1,
-        status: STATUS[state.state] ?? `unknown (${state.state})`,
+        status: saved ? "saved" : STATUS[state.state] ?? `unknown (${state.state})`,
         macs: def.interfaces.map((i) => i.mac),
         interfaceAddresses: found,
         ipAddress: ipv4 ?? "",
@@ -129,6 +131,9 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
     const news = await withVolumeFormats(ctx, asked);
     const type = news.type ?? olds.type ?? (await defaultVirtType(ctx.lv));
     await assertHostSupports(ctx, news, type);
+    // A saved guest to be running again is restored first, as it was saved; the live steps
+    // below then bring it to the new inputs.
+    if ((news.state === "running" || news.state === "paused") && (await isSaved(ctx, dom))) await start(ctx, dom, news.state === "paused");
     const defined = await parse(ctx, dom, DomainXmlFlags.INACTIVE);
     const limits = await ceilings(ctx, news, { maxMemory: defined.maxMemory!, maxVcpus: defined.maxVcpus! });
     // The definition always takes the whole desired state; the live steps bring the guest along.

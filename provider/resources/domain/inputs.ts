@@ -2,7 +2,8 @@
 import type { CommonInputs } from "../../core/resource";
 import type { DomainDef } from "../../xml/domain";
 
-export type RunState = "running" | "shutoff" | "paused";
+/** saved: shut off with its memory on the host (libvirt's managed save); running again resumes it where it was. */
+export type RunState = "running" | "shutoff" | "paused" | "saved";
 
 export interface DomainInputs extends CommonInputs, Omit<DomainDef, "uuid" | "type" | "maxMemory" | "maxVcpus"> {
   /** kvm, or qemu (software emulation); detected from the host when unset. */
@@ -29,7 +30,7 @@ export interface DomainOutputs {
   uuid: string;
   /** libvirt's numeric id while running, -1 when shut off. */
   domainId: number;
-  /** running, paused, shutoff, crashed... */
+  /** running, paused, saved, shutoff, crashed... */
   status: string;
   macs: string[];
   /** Each interface's addresses, from DHCP leases or the guest agent. */

@@ -1,6 +1,6 @@
 /**
- * A Domain's run state: lookup, start, graceful stop with a deadline, pause and resume, and
- * waiting for the guest's addresses.
+ * A Domain's run state: lookup, start, graceful stop with a deadline, pause and resume, managed
+ * save and restore, and waiting for the guest's addresses.
  */
 import { DomainCreateFlags, DomainState, InterfaceAddressSource } from "../../libvirt/constants";
 import { ErrorCode, isLibvirtError, isNoAnswer, isNotFound } from "../../libvirt/errors";
@@ -25,6 +25,17 @@ export async function lookup(ctx: Context, id: string): Promise<DomainRef | unde
 
 export async function runState(ctx: Context, dom: DomainRef): Promise<number> {
   return (await ctx.lv.domainGetState(dom)).state;
+}
+
+/** Shut off with a managed-save image: a start restores it. */
+export async function isSaved(ctx: Context, dom: DomainRef, state?: number): Promise<boolean> {
+  return (state ?? (await runState(ctx, dom))) === DomainState.SHUTOFF && ctx.lv.domainHasManagedSaveImage(dom);
+}
+
+/** Write the running guest's memory to the host and stop it; its next start resumes it. */
+async function save(ctx: Context, dom: DomainRef, inputs: DomainInputs): Promise<void> {
+  await waitForAddresses(ctx, dom, inputs);
+  await ctx.retry(() => ctx.lv.domainManagedSave(dom));
 }
 
 /**
@@ -67,12 +78,23 @@ export async function start(ctx: Context, dom: DomainRef, paused: boolean): Prom
 
 /** Bring the run state to what the inputs ask for. */
 export async function applyState(ctx: Context, dom: DomainRef, inputs: DomainInputs): Promise<void> {
-  const now = await runState(ctx, dom);
-  if (inputs.state === "shutoff") return stop(ctx, dom, inputs);
+  let now = await runState(ctx, dom);
+  const saved = await isSaved(ctx, dom, now);
+  if (inputs.state === "shutoff") {
+    if (saved) {
+      progress(`domain "${inputs.name}": discarding its saved memory image (state shutoff)`);
+      await ctx.lv.domainManagedSaveRemove(dom);
+    }
+    return stop(ctx, dom, inputs);
+  }
+  if (inputs.state === "saved" && saved) return;
   if (now === DomainState.SHUTOFF || now === DomainState.CRASHED) {
     if (now === DomainState.CRASHED) await ctx.lv.domainDestroy(dom).catch(() => undefined);
-    return start(ctx, dom, inputs.state === "paused");
+    // A saved guest is restored as it was saved (running or paused), a shut-off one boots.
+    await start(ctx, dom, inputs.state === "paused");
+    now = await runState(ctx, dom);
   }
+  if (inputs.state === "saved") return save(ctx, dom, inputs);
   if (inputs.state === "paused" && now !== DomainState.PAUSED) await ctx.lv.domainSuspend(dom);
   if (inputs.state === "running" && now === DomainState.PAUSED) await ctx.lv.domainResume(dom);
 }
@@ -93,9 +115,10 @@ export async function addresses(ctx: Context, dom: DomainRef, guestAgent: boolea
   return [...byMac].map(([mac, set]) => ({ mac, addresses: [...set].sort() }));
 }
 
+/** With waitForIp, wait until a running guest (not paused, saved or off) has an address on each libvirt network. */
 export async function waitForAddresses(ctx: Context, dom: DomainRef, inputs: DomainInputs): Promise<void> {
   const wanted = inputs.interfaces.filter((i) => i.network).map((i) => i.mac);
-  if (!inputs.waitForIp || !wanted.length || inputs.state !== "running") return;
+  if (!inputs.waitForIp || !wanted.length || (await runState(ctx, dom)) !== DomainState.RUNNING) return;
   await waitFor(`IP addresses of domain "${inputs.name}" on ${wanted.join(", ")} (DHCP leases${inputs.guestAgent ? " or the guest agent" : ""})`, async () => {
     const found = await ctx.retry(() => addresses(ctx, dom, !!inputs.guestAgent));
     return wanted.every((mac) => found.find((f) => f.mac === mac)?.addresses.length) ? true : undefined;
