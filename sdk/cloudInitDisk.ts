@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { secretFields } from "../provider/core/fields";
 import { cloudInitDiskFields, type CloudInitDiskInputs, type CloudInitDiskOutputs } from "../provider/resources/cloudInitDisk";
 import { providerShim } from "./shim";
 import { ArgsOf, OutputsOf, resourceProps } from "./types";
@@ -19,6 +20,6 @@ export class CloudInitDisk extends pulumi.dynamic.Resource {
   constructor(name: string, args: CloudInitDiskArgs, opts?: pulumi.CustomResourceOptions) {
     const outputs: Record<keyof CloudInitDiskOutputs, undefined> = { volumeName: undefined, key: undefined, path: undefined, size: undefined, sha256: undefined };
     const props = resourceProps(cloudInitDiskFields, outputs, { ...args, name: args.name ?? name, userData: args.userData === undefined ? undefined : pulumi.secret(args.userData) });
-    super(providerShim("CloudInitDisk"), name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["userData"] }), "libvirt", "CloudInitDisk");
+    super(providerShim("CloudInitDisk"), name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: secretFields(cloudInitDiskFields) }), "libvirt", "CloudInitDisk");
   }
 }

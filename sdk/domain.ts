@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { secretFields } from "../provider/core/fields";
 import { domainFields, type DomainInputs, type DomainOutputs } from "../provider/resources/domain";
 import type { DiskDef, InterfaceDef } from "../provider/xml/domain";
 import { providerShim } from "./shim";
@@ -37,7 +38,7 @@ export class Domain extends pulumi.dynamic.Resource {
       ipAddress: undefined, graphicsPort: undefined, consolePath: undefined, pendingRestart: undefined,
     };
     // The graphics password stays secret in state and output.
-    const secret = { additionalSecretOutputs: ["graphics"] };
+    const secret = { additionalSecretOutputs: secretFields(domainFields) };
     super(providerShim("Domain"), name, resourceProps(domainFields, outputs, { ...args, name: args.name ?? name }), pulumi.mergeOptions(opts, secret), "libvirt", "Domain");
   }
 }

@@ -36,6 +36,8 @@ interface FieldBase {
   doc: string;
   /** Unset means "whatever libvirt chose" (detected format, default paths): never a diff. */
   computed?: boolean;
+  /** Kept secret in state and output (a password, cloud-init user-data). */
+  secret?: true;
   /** A reason to refuse the change from old to next (e.g. shrinking a volume), or undefined. */
   refuse?(old: any, next: any): string | undefined;
   /**
@@ -62,6 +64,11 @@ export type Field<I = any, T = any> =
 
 /** Every input of I must be declared: the compiler keeps the table complete. */
 export type FieldTable<I, T = any> = { readonly [K in keyof Required<I>]: Field<I, T> };
+
+/** The fields of a table marked secret. */
+export function secretFields<I>(table: FieldTable<I>): (keyof I & string)[] {
+  return (Object.entries(table) as [keyof I & string, Field][]).filter(([, f]) => f.secret).map(([k]) => k);
+}
 
 /** The fields of a table with the given effect, in table order. */
 export function fieldsWith<I>(table: FieldTable<I>, effect: Effect): (keyof I & string)[] {

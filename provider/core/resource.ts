@@ -152,11 +152,13 @@ function withoutUndefined<T>(v: T): T {
 
 export interface DynamicProvider {
   check(olds: any, news: any): Promise<{ inputs?: any; failures?: CheckFailure[] }>;
-  diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
-  create(inputs: any): Promise<{ id: string; outs?: any }>;
+  /** changed: every input that differs (the plugin's detailed diff); the dynamic host ignores it. */
+  diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean; changed?: string[] }>;
+  /** deadlineSeconds: the engine's customTimeouts (plugin only), used when the inputs set no timeoutSeconds. */
+  create(inputs: any, deadlineSeconds?: number): Promise<{ id: string; outs?: any }>;
   read(id: string, props?: any): Promise<{ id?: string; props?: any; inputs?: any }>;
-  update(id: string, olds: any, news: any): Promise<{ outs?: any }>;
-  delete(id: string, props: any): Promise<void>;
+  update(id: string, olds: any, news: any, deadlineSeconds?: number): Promise<{ outs?: any }>;
+  delete(id: string, props: any, deadlineSeconds?: number): Promise<void>;
 }
 
 export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I, X, T>): DynamicProvider {
@@ -183,9 +185,9 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
     return out;
   };
 
-  async function context(inputs: Partial<I>): Promise<Context> {
+  async function context(inputs: Partial<I>, deadlineSeconds?: number): Promise<Context> {
     const uri = resolveUri(inputs.uri);
-    const timeoutMs = (inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
+    const timeoutMs = (inputs.timeoutSeconds ?? deadlineSeconds ?? DEFAULT_TIMEOUT_S) * 1000;
     const lv = await retrying(() => connection(uri), Math.min(timeoutMs, 30000));
     const ctx: Context = {
       lv, uri, timeoutMs,
@@ -290,13 +292,13 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
       // A spec without identity fields (names that carry a content hash) never collides by name.
       const keepsIdentity = spec.identity.length > 0 && spec.identity.every((k) => !d.changed.includes(k));
       const deleteFirst = d.replaces.length > 0 && (keepsIdentity || !!spec.collides?.(inputsOf(olds), news));
-      return { changes: true, replaces: d.replaces, deleteBeforeReplace: deleteFirst };
+      return { changes: true, replaces: d.replaces, deleteBeforeReplace: deleteFirst, changed: d.changed };
     },
 
-    async create(inputs: I) {
+    async create(inputs: I, deadlineSeconds) {
       let ctx: Context | undefined;
       try {
-        ctx = await context(inputs);
+        ctx = await context(inputs, deadlineSeconds);
         const { id, facts } = await spec.create(ctx, inputs);
         return { id, outs: await outputsAfterChange(ctx, id, inputs, (facts ?? {}) as Partial<O>) };
       } catch (e) {
@@ -318,11 +320,11 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
       }
     },
 
-    async update(id, olds: O, news: I) {
+    async update(id, olds: O, news: I, deadlineSeconds) {
       try {
         const d = diffFields(spec.fields, inputsOf(olds), news);
         for (const r of d.refusals) throw new Error(`${r.property}: ${r.reason}`);
-        const ctx = await context(news);
+        const ctx = await context(news, deadlineSeconds);
         await runPlan(ctx, id, olds, news, d);
         return { outs: await outputsAfterChange(ctx, id, news, olds) };
       } catch (e) {
@@ -330,9 +332,9 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
       }
     },
 
-    async delete(id, props: O) {
+    async delete(id, props: O, deadlineSeconds) {
       try {
-        const ctx = await context(props);
+        const ctx = await context(props, deadlineSeconds);
         await spec.delete(ctx, id, props);
       } catch (e) {
         throw explain(e, props, id);

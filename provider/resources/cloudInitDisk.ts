@@ -43,7 +43,7 @@ const content = (doc: string) => ({ effect: "replace" as const, doc });
 export const cloudInitDiskFields: FieldTable<CloudInitDiskInputs> = {
   pool: { effect: "replace", doc: "Another pool makes a new seed there." },
   name: { effect: "replace", doc: "A new name makes a new seed." },
-  userData: content("New content makes a new seed volume; a domain using it swaps its cdrom media live."),
+  userData: { ...content("New content makes a new seed volume; a domain using it swaps its cdrom media live. Kept secret."), secret: true },
   metaData: content("As userData."),
   networkConfig: content("As userData."),
   vendorData: content("As userData."),

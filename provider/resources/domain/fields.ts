@@ -104,7 +104,7 @@ export const domainFields: FieldTable<DomainInputs, Target> = {
     effect: "live", apply: whileRunning("interfaces", async ({ ctx, target, olds, news }) => ((await plugInterfaces(ctx, target.dom, olds, news)) ? DEFERRED : undefined)),
     doc: "Attached and detached live; a changed interface is re-plugged live. MACs are generated once: an interface keeps its MAC while its network (or bridge, device) and model stay the same.",
   },
-  graphics: { effect: RESTART, doc: "vnc or spice; the password is a secret." },
+  graphics: { effect: RESTART, secret: true, doc: "vnc or spice; the password is a secret." },
   console: { effect: RESTART, doc: "Serial console on a pty or logged to a file." },
   guestAgent: { effect: RESTART, doc: "The qemu guest agent channel." },
   video: { effect: RESTART, computed: true, doc: "Video model." },

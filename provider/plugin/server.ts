@@ -1,0 +1,177 @@
+/**
+ * pulumi-resource-libvirt: the resource provider plugin, served over Pulumi's gRPC protocol.
+ *
+ * It maps each RPC onto the same per-kind providers the dynamic resources use (core/resource.ts),
+ * so every resource has one implementation. What the plugin adds: a schema (for YAML, Python
+ * and codegen), provider configuration (`uri`, so one Provider resource per hypervisor),
+ * detailed diffs, import (Read without recorded properties), the engine's timeouts, and Cancel.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as anyproto from "google-protobuf/google/protobuf/any_pb";
+import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
+import * as structproto from "google-protobuf/google/protobuf/struct_pb";
+import * as plugproto from "@pulumi/pulumi/proto/plugin_pb";
+import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
+import * as provproto from "@pulumi/pulumi/proto/provider_pb";
+import * as statusproto from "@pulumi/pulumi/proto/status_pb";
+import { CheckFailure, Checker } from "../core/check";
+import { closeAll, setConfiguredUri } from "../core/connections";
+import { resourceProvider } from "../index";
+import schema from "./schema.json";
+
+const VERSION: string = schema.version;
+const TYPE_PREFIX = "libvirt:index:";
+
+/** The resource kind of a URN (urn:pulumi:stack::project::[parent$]libvirt:index:Domain::name). */
+export function kindOf(urn: string): string {
+  const type = urn.split("::")[2]?.split("$").pop() ?? "";
+  if (!type.startsWith(TYPE_PREFIX)) throw new Error(`pulumi-libvirt has no resource type "${type}"`);
+  return type.slice(TYPE_PREFIX.length);
+}
+const nameOf = (urn: string) => urn.split("::").slice(3).join("::");
+
+const plain = (s: structproto.Struct | undefined): Record<string, any> => (s ? (s.toJavaScript() as Record<string, any>) : {});
+const struct = (o: object | undefined) => structproto.Struct.fromJavaScript((o ?? {}) as Record<string, any>);
+
+/** A gRPC error; one with an id (created, not initialised) carries ErrorResourceInitFailed so the engine keeps the object. */
+function grpcError(e: any): grpc.ServiceError {
+  const message = e instanceof Error ? e.message : String(e);
+  const metadata = new grpc.Metadata();
+  if (e?.id) {
+    const detail = new provproto.ErrorResourceInitFailed();
+    detail.setId(e.id);
+    detail.setProperties(struct(e.properties));
+    detail.setReasonsList(e.reasons ?? [message]);
+    const any = new anyproto.Any();
+    any.pack(detail.serializeBinary(), "pulumirpc.ErrorResourceInitFailed");
+    const status = new statusproto.Status();
+    status.setCode(grpc.status.UNKNOWN);
+    status.setMessage(message);
+    status.addDetails(any);
+    metadata.add("grpc-status-details-bin", Buffer.from(status.serializeBinary()));
+  }
+  return Object.assign(new Error(message), { code: grpc.status.UNKNOWN, details: message, metadata });
+}
+
+/** Adapts an async handler to grpc-js's callback style. */
+function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+    fn(call.request).then((res) => callback(null, res), (e) => callback(grpcError(e)));
+  };
+}
+
+function checkResponse(inputs: object | undefined, failures: CheckFailure[] | undefined): provproto.CheckResponse {
+  const res = new provproto.CheckResponse();
+  if (inputs) res.setInputs(struct(inputs));
+  for (const f of failures ?? []) {
+    const failure = new provproto.CheckFailure();
+    failure.setProperty(f.property);
+    failure.setReason(f.reason);
+    res.addFailures(failure);
+  }
+  return res;
+}
+
+/** The provider's own configuration: the host. */
+function checkConfig(news: Record<string, any>): { inputs: Record<string, any>; failures: CheckFailure[] } {
+  const c = new Checker();
+  const known = Object.fromEntries(Object.entries(news).filter(([k]) => !k.startsWith("__") && k !== "version"));
+  c.noExtraKeys("", known, ["uri"]);
+  c.string("uri", news.uri, { pattern: /^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\//i, accepted: "a libvirt URI such as qemu:///system or qemu+ssh://user@host/system" });
+  return { inputs: news, failures: c.failures };
+}
+
+export function providerService(): grpc.UntypedServiceImplementation {
+  const timeoutOf = (req: { getTimeout(): number }) => req.getTimeout() || undefined;
+
+  const service = {
+    getPluginInfo: unary(async () => new plugproto.PluginInfo().setVersion(VERSION)),
+    getSchema: unary(async (req: provproto.GetSchemaRequest) => {
+      if (req.getVersion() !== 0) throw new Error(`unsupported schema version ${req.getVersion()}`);
+      return new provproto.GetSchemaResponse().setSchema(JSON.stringify(schema));
+    }),
+
+    checkConfig: unary(async (req: provproto.CheckRequest) => {
+      const { inputs, failures } = checkConfig(plain(req.getNews()));
+      return checkResponse(failures.length ? undefined : inputs, failures);
+    }),
+    diffConfig: unary(async (req: provproto.DiffRequest) => {
+      // Another uri is another host: the provider is updated in place and each resource's read
+      // finds out what that host holds. Nothing is replaced for a config change.
+      const changed = plain(req.getOlds()).uri !== plain(req.getNews()).uri;
+      const res = new provproto.DiffResponse().setChanges(changed ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
+      if (changed) res.setDiffsList(["uri"]);
+      return res;
+    }),
+    configure: unary(async (req: provproto.ConfigureRequest) => {
+      const args = plain(req.getArgs());
+      setConfiguredUri(args.uri ?? req.getVariablesMap().get("libvirt:config:uri"));
+      // Secrets arrive as plain values; the engine marks outputs secret where the inputs were
+      // (and the SDKs and YAML, where the schema says so). Preview needs no provider call.
+      return new provproto.ConfigureResponse().setAcceptsecrets(false).setSupportspreview(false).setAcceptresources(false).setAcceptoutputs(false);
+    }),
+
+    check: unary(async (req: provproto.CheckRequest) => {
+      const urn = req.getUrn();
+      const news = plain(req.getNews());
+      // As in the SDK classes: the name in libvirt defaults to the resource's name.
+      if (news.name === undefined) news.name = nameOf(urn);
+      const r = await resourceProvider(kindOf(urn)).check(plain(req.getOlds()), news);
+      return checkResponse(r.inputs, r.failures);
+    }),
+    diff: unary(async (req: provproto.DiffRequest) => {
+      const r = await resourceProvider(kindOf(req.getUrn())).diff(req.getId(), plain(req.getOlds()), plain(req.getNews()));
+      const res = new provproto.DiffResponse();
+      res.setChanges(r.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
+      res.setReplacesList(r.replaces ?? []);
+      res.setDeletebeforereplace(!!r.deleteBeforeReplace);
+      res.setDiffsList(r.changed ?? []);
+      // Update or replace per property, as the field table says.
+      const detailed = res.getDetaileddiffMap();
+      for (const name of r.changed ?? []) {
+        const kind = r.replaces?.includes(name) ? provproto.PropertyDiff.Kind.UPDATE_REPLACE : provproto.PropertyDiff.Kind.UPDATE;
+        detailed.set(name, new provproto.PropertyDiff().setKind(kind).setInputdiff(true));
+      }
+      res.setHasdetaileddiff(true);
+      return res;
+    }),
+    create: unary(async (req: provproto.CreateRequest) => {
+      const inputs = plain(req.getProperties());
+      if (req.getPreview()) return new provproto.CreateResponse().setProperties(struct(inputs));
+      const r = await resourceProvider(kindOf(req.getUrn())).create(inputs, timeoutOf(req));
+      return new provproto.CreateResponse().setId(r.id).setProperties(struct(r.outs));
+    }),
+    read: unary(async (req: provproto.ReadRequest) => {
+      // On import the engine sends no properties: only the id. Then every input is read from libvirt.
+      const r = await resourceProvider(kindOf(req.getUrn())).read(req.getId(), plain(req.getProperties()));
+      const res = new provproto.ReadResponse();
+      if (!r.id) return res; // gone
+      return res.setId(r.id).setProperties(struct(r.props)).setInputs(struct(r.inputs));
+    }),
+    update: unary(async (req: provproto.UpdateRequest) => {
+      const news = plain(req.getNews());
+      if (req.getPreview()) return new provproto.UpdateResponse().setProperties(struct(news));
+      const r = await resourceProvider(kindOf(req.getUrn())).update(req.getId(), plain(req.getOlds()), news, timeoutOf(req));
+      return new provproto.UpdateResponse().setProperties(struct(r.outs));
+    }),
+    delete: unary(async (req: provproto.DeleteRequest) => {
+      await resourceProvider(kindOf(req.getUrn())).delete(req.getId(), plain(req.getProperties()), timeoutOf(req));
+      return new emptyproto.Empty();
+    }),
+    // The engine cancels on Ctrl-C: closing the connections ends every call in flight with an error.
+    cancel: unary(async () => {
+      await closeAll();
+      return new emptyproto.Empty();
+    }),
+  };
+  return service as unknown as grpc.UntypedServiceImplementation;
+}
+
+/** Serve on a free loopback port and print it: the engine reads the port from the first line of stdout. */
+export async function serve(): Promise<grpc.Server> {
+  const server = new grpc.Server({ "grpc.max_receive_message_length": 400 * 1024 * 1024 });
+  server.addService(provrpc.ResourceProviderService, providerService());
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  process.stdout.write(`${port}\n`);
+  return server;
+}
