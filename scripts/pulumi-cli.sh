@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provides the Pulumi CLI (pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs) without needing
+# Provides the Pulumi CLI (pulumi, pulumi-language-nodejs, pulumi-language-yaml, pulumi-resource-pulumi-nodejs) without needing
 # get.pulumi.com: the Go binaries are built from the Go module proxy, once, and cached.
 #
 #   PATH="$(bash scripts/pulumi-cli.sh):$PATH"
@@ -8,6 +8,10 @@
 # Env: PULUMI_LIBVIRT_CACHE (default ~/.cache/pulumi-libvirt), PULUMI_LIBVIRT_BUILD_JOBS (go build -p, default 2).
 # Rebuild: rm -rf "$PULUMI_LIBVIRT_CACHE/pulumi-v3.248.0".
 set -euo pipefail
+
+# Pulumi YAML's language host (its own module and release line), for the YAML programs that use the provider plugin.
+YAML_MOD=github.com/pulumi/pulumi-yaml
+YAML_VER=v1.25.0
 
 # Must match the exact "@pulumi/pulumi" version in package.json's devDependencies (the CLI, language host and SDK ship together).
 VERSION=v3.248.0
@@ -34,7 +38,7 @@ if p=$(command -v pulumi) && { command -v pulumi-language-nodejs ||
   exit 0
 fi
 
-have_bin() { [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/pulumi-resource-pulumi-nodejs ]]; }
+have_bin() { [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/pulumi-resource-pulumi-nodejs && -x $bin/pulumi-language-yaml ]]; }
 if have_bin; then echo "$bin"; exit 0; fi
 
 command -v go >/dev/null || { log "Go is required to build the Pulumi CLI (or install pulumi yourself)"; exit 1; }
@@ -74,9 +78,27 @@ copy_replaces() {
   ' | xargs -r go mod edit
 }
 
-# Throwaway main module: `go install .../cmd/pulumi@v3.248.0` is refused because pkg/go.mod has replace directives.
 out=$cache/pulumi-$VERSION/bin.partial
 src=$cache/pulumi-$VERSION/src
+
+# A separate module with its own dependency graph; also added to a cache built before it was needed.
+build_yaml() {
+  mkdir -p "$src/yaml" && cd "$src/yaml"
+  rm -f go.mod go.sum && go mod init yaml-build >/dev/null 2>&1
+  go mod edit -require="$YAML_MOD@$YAML_VER"
+  copy_replaces "$YAML_MOD@$YAML_VER"
+  log "building pulumi-language-yaml $YAML_VER"
+  build "$VERSION" "$YAML_MOD/cmd/pulumi-language-yaml"
+}
+if [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/pulumi-resource-pulumi-nodejs ]]; then
+  rm -rf "$out" && mkdir -p "$out" "$src"
+  build_yaml
+  mv "$out/pulumi-language-yaml" "$bin/" && rm -rf "$out"
+  echo "$bin"
+  exit 0
+fi
+
+# Throwaway main module: `go install .../cmd/pulumi@v3.248.0` is refused because pkg/go.mod has replace directives.
 rm -rf "$out" "$src" && mkdir -p "$out" "$src" && cd "$src"
 go mod init pulumi-cli-build
 log "building pulumi $VERSION from the Go module proxy into $bin (cold: ~5-20 min)"
@@ -99,6 +121,8 @@ if [[ ! -x $out/pulumi-language-nodejs ]]; then
   copy_replaces github.com/pulumi/pulumi/sdk/v3@$FALLBACK_SDK
   build "$FALLBACK_SDK" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
 fi
+
+build_yaml
 
 # Dynamic providers run as the resource plugin "pulumi-nodejs": a shell shim shipped in the npm package that
 # resolves @pulumi/pulumi from the program directory. The CLI looks for it next to its own binary.

@@ -34,11 +34,12 @@ export class Checker {
     return true;
   }
 
-  string(property: string, v: unknown, rule?: { pattern: RegExp; accepted: string; max?: number }): string | undefined {
+  /** secret: the failure does not repeat the value (a password). */
+  string(property: string, v: unknown, rule?: { pattern: RegExp; accepted: string; max?: number; secret?: boolean }): string | undefined {
     if (v === undefined || isUnknown(v)) return v as undefined;
-    if (typeof v !== "string") return this.fail(property, `expected a string, got ${describe(v)}`);
+    if (typeof v !== "string") return this.fail(property, `expected a string, got ${rule?.secret ? typeof v : describe(v)}`);
     if (rule && (!rule.pattern.test(v) || v.length > (rule.max ?? Infinity))) {
-      return this.fail(property, `${describe(v)} is not valid: expected ${rule.accepted}`);
+      return this.fail(property, `${rule.secret ? `the value (${v.length} characters)` : describe(v)} is not valid: expected ${rule.accepted}`);
     }
     return v;
   }

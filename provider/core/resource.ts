@@ -313,7 +313,13 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
         const ctx = await context(recorded);
         const state = await spec.read(ctx, id, props ?? {});
         if (!state) return {};
-        const inputs = withoutUndefined(refreshed(recorded, state));
+        let inputs = withoutUndefined(refreshed(recorded, state));
+        // An import records nothing: the provider-side settings (allowRestart, forceDelete...)
+        // take the defaults check gives them, so the adopted object's next preview is empty.
+        if (!Object.keys(recorded).length) {
+          const checked = checkInputs(inputs as Record<string, unknown>, {});
+          if (!checked.failures.length) inputs = checked.inputs;
+        }
         return { id, props: withoutUndefined({ ...inputs, ...state.outputs }), inputs };
       } catch (e) {
         throw explain(e, props, id);

@@ -1,5 +1,5 @@
 /**
- * The plugin as the engine runs it: `node plugin/` (the directory the language host requires),
+ * The plugin as the engine runs it: `plugin/pulumi-resource-libvirt` (the executable the engine finds in a plugin path),
  * spoken to over gRPC. Needs `npm run build` (the plugin runs from bin/). Check, Diff and
  * GetSchema touch no libvirt; the resources' effects are tested through the CLI (test/e2e).
  */
@@ -22,7 +22,7 @@ const call = <Req, Res>(method: string, req: Req): Promise<Res> =>
   new Promise((resolve, reject) => (client as any)[method](req, (e: Error | null, res: Res) => (e ? reject(e) : resolve(res))));
 
 beforeAll(async () => {
-  child = spawn(process.execPath, [path.join(root, "plugin")], { stdio: ["ignore", "pipe", "inherit"] });
+  child = spawn(path.join(root, "plugin", "pulumi-resource-libvirt"), [], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<string>((resolve, reject) => {
     child.stdout!.once("data", (d) => resolve(String(d).trim()));
     child.once("exit", (code) => reject(new Error(`plugin exited with ${code}`)));

@@ -4,6 +4,7 @@
  * a check that tried to connect would fail differently (or hang), not return failures.
  */
 import { UNKNOWN } from "../core/unknown";
+import { domainFields } from "./domain";
 import { checked, closeProviderConnections, failureFor, revive, Revived } from "../../test/provider";
 
 let p: Revived;
@@ -76,6 +77,8 @@ const BAD: [string, Record<string, unknown>, string, RegExp][] = [
   ["graphics port below 5900", { ...GOOD, graphics: { port: 80 } }, "graphics.port", /5900 to 65535/],
   ["graphics type unknown", { ...GOOD, graphics: { type: "rdp" } }, "graphics.type", /vnc, spice/],
   ["graphics password with a space", { ...GOOD, graphics: { password: "a b" } }, "graphics.password", /without spaces/],
+  ["a VNC password over 8 characters, not repeated", { ...GOOD, graphics: { type: "vnc", password: "123456789" } }, "graphics.password", /^the value \(9 characters\) is not valid: expected 1 to 8 characters.*VNC allows at most 8/],
+  ["a spice password over 64 characters", { ...GOOD, graphics: { type: "spice", password: "x".repeat(65) } }, "graphics.password", /1 to 64 characters/],
   ["console file without path", { ...GOOD, console: { type: "file" } }, "console.path", /log file's path/],
   ["console pty with path", { ...GOOD, console: { type: "pty", path: "/tmp/x" } }, "console.path", /pty console has no path/],
   ["console type unknown", { ...GOOD, console: { type: "tcp" } }, "console.type", /pty, file/],
@@ -258,9 +261,21 @@ describe("diff from the field table", () => {
     }
     for (const [k, v] of [["memory", "512MiB"], ["rng", true], ["allowRestart", true], ["state", "paused"]] as const) {
       const d = await p.diff("u", outs, await checked(p, { ...GOOD, type: "qemu", [k]: v }));
-      expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+      expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false, changed: [k] });
     }
     // An unknown name in preview is a replacement.
     expect((await p.diff("u", outs, { ...inputs, name: UNKNOWN })).replaces).toEqual(["name"]);
+  });
+});
+
+describe("graphics: what the running guest reports", () => {
+  const same = domainFields.graphics.same!;
+  it("an unset listen is the host's default, whatever address the guest got", () => {
+    expect(same({ type: "vnc", password: "pw" }, { type: "vnc", listen: "127.0.0.1", password: "pw" }, undefined)).toBe(true);
+  });
+  it("a listen that was asked for must match, and so must the rest", () => {
+    expect(same({ type: "vnc", listen: "0.0.0.0" }, { type: "vnc", listen: "127.0.0.1" }, undefined)).toBe(false);
+    expect(same({ type: "vnc" }, { type: "spice", listen: "127.0.0.1" }, undefined)).toBe(false);
+    expect(same({ type: "vnc" }, undefined, undefined)).toBe(false);
   });
 });

@@ -202,11 +202,14 @@ export function checkInputs(news: Record<string, any>, c: Checker, olds: Partial
   const g = objectInput(c, "graphics", news.graphics, ["type", "listen", "port", "password"]);
   const listen = c.string("graphics.listen", g?.listen, { pattern: /^[0-9a-fA-F.:]+$/, accepted: "an IP address such as 127.0.0.1, 0.0.0.0 or ::1" });
   if (listen && !isUnknown(listen) && !isIP(listen)) c.fail("graphics.listen", `${JSON.stringify(listen)} is not valid: expected an IP address such as 127.0.0.1, 0.0.0.0 or ::1`);
+  const graphicsType = c.oneOf("graphics.type", g?.type, ["vnc", "spice"] as const) ?? "vnc";
+  // QEMU refuses a longer VNC password when the guest starts; spice takes up to 64 here.
+  const maxPassword = graphicsType === "vnc" ? 8 : 64;
   const graphics = g && {
-    type: c.oneOf("graphics.type", g.type, ["vnc", "spice"] as const) ?? "vnc",
+    type: graphicsType,
     listen,
     port: c.int("graphics.port", g.port, 5900, 65535),
-    password: c.string("graphics.password", g.password, { pattern: /^[^\s]{1,64}$/, accepted: "1 to 64 characters without spaces (VNC uses only the first 8)" }),
+    password: c.string("graphics.password", g.password, { pattern: /^[^\s]+$/, max: maxPassword, secret: true, accepted: `1 to ${maxPassword} characters without spaces (${graphicsType === "vnc" ? "VNC allows at most 8; spice 64" : "spice"})` }),
   };
   const con = objectInput(c, "console", news.console, ["type", "path"]);
   const consoleType = c.oneOf("console.type", con?.type, ["pty", "file"] as const) ?? (con ? "pty" : undefined);

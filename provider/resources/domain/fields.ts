@@ -40,6 +40,8 @@ const whileRunning = (field: string, step: Step) => async (c: Change<DomainInput
 };
 
 /** Sizes libvirt stores in whole KiB. */
+/** An object without its undefined keys, for comparing shapes where unset means "not given". */
+const defined = (o: object | undefined) => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
 const kib = (a: unknown, b: unknown) => a === b || (typeof a === "number" && typeof b === "number" && Math.floor(a / 1024) === Math.floor(b / 1024));
 
 /** The balloon, within the running guest's ceiling; above it the ceiling must grow first (a restart). */
@@ -104,7 +106,10 @@ export const domainFields: FieldTable<DomainInputs, Target> = {
     effect: "live", apply: whileRunning("interfaces", async ({ ctx, target, olds, news }) => ((await plugInterfaces(ctx, target.dom, olds, news)) ? DEFERRED : undefined)),
     doc: "Attached and detached live; a changed interface is re-plugged live. MACs are generated once: an interface keeps its MAC while its network (or bridge, device) and model stay the same.",
   },
-  graphics: { effect: RESTART, secret: true, doc: "vnc or spice; the password is a secret." },
+  graphics: {
+    effect: RESTART, secret: true, doc: "vnc or spice; the password is a secret. Unset listen: the host's default (qemu.conf vnc_listen/spice_listen), which the running guest reports.",
+    same: (rec, live) => isDeepStrictEqual(defined(rec), defined({ ...live, listen: rec?.listen === undefined ? undefined : live?.listen })),
+  },
   console: { effect: RESTART, doc: "Serial console on a pty or logged to a file." },
   guestAgent: { effect: RESTART, doc: "The qemu guest agent channel." },
   video: { effect: RESTART, computed: true, doc: "Video model." },
