@@ -173,13 +173,14 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
   };
 
   /** Refreshed inputs: each recorded input replaced by what libvirt holds now, in its shape. */
-  const refreshed = (recorded: I, { live, facts }: Pick<LiveState<I, X>, "live" | "facts">): I => {
+  /** adopting: an import, where nothing is recorded, so what libvirt chose is taken as given too. */
+  const refreshed = (recorded: I, { live, facts }: Pick<LiveState<I, X>, "live" | "facts">, adopting = false): I => {
     const out: any = { ...recorded };
     for (const k of inputKeys) {
       if (!(k in live)) continue;
       const field = spec.fields[k];
       if (recorded[k] !== undefined && field.same?.(recorded[k], live[k], facts)) continue;
-      out[k] = recorded[k] === undefined && field.computed ? undefined : projectOnto(recorded[k], live[k]);
+      out[k] = recorded[k] === undefined && field.computed && !adopting ? undefined : projectOnto(recorded[k], live[k]);
       if (out[k] === undefined) delete out[k];
     }
     return out;
@@ -313,10 +314,12 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
         const ctx = await context(recorded);
         const state = await spec.read(ctx, id, props ?? {});
         if (!state) return {};
-        let inputs = withoutUndefined(refreshed(recorded, state));
-        // An import records nothing: the provider-side settings (allowRestart, forceDelete...)
-        // take the defaults check gives them, so the adopted object's next preview is empty.
-        if (!Object.keys(recorded).length) {
+        // An import records nothing: every input comes from libvirt, and the provider-side
+        // settings (allowRestart, forceDelete...) take check's defaults, so the adopted object's
+        // next preview is empty.
+        const adopting = !Object.keys(recorded).length;
+        let inputs = withoutUndefined(refreshed(recorded, state, adopting));
+        if (adopting) {
           const checked = checkInputs(inputs as Record<string, unknown>, {});
           if (!checked.failures.length) inputs = checked.inputs;
         }

@@ -76,7 +76,8 @@ export function generateSchema(src: SchemaSource): Spec {
       const literals = parts.filter((p) => p.isStringLiteral()).map((p) => (p as ts.StringLiteralType).value);
       return literals.length === parts.length ? { type: "string", accepted: literals } : { type: "string" };
     }
-    if (is(ts.TypeFlags.NumberLike)) return { type: "number" };
+    // Every number here is a count, a size in bytes, a port or an id: integers (and generated code writes them as such).
+    if (is(ts.TypeFlags.NumberLike)) return { type: "integer" };
     if (parts.length > 1) return { oneOf: parts.map((p) => typeSpec(p, name)) };
     const [one] = parts;
     if (!one) throw new Error(`${name}: no type`);

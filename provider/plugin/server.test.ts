@@ -63,6 +63,18 @@ describe("the plugin over gRPC", () => {
     expect(bad.getFailuresList()[0].getReason()).toContain("running, shutoff, paused, saved");
   });
 
+  it("keeps secrets secret: a secret input, and fields the table declares secret, come back marked", async () => {
+    const sig = "4dabf18193072939515e22adb298388d", secret = "1b47061264138c4ac30d75fd1eb44270";
+    const res = await call<any, provproto.CheckResponse>("check", checkRequest("Domain", "web", {
+      memory: "256MiB", vcpus: 1, description: { [sig]: secret, value: "for db" }, graphics: { type: "vnc", password: "pw" },
+    }));
+    expect(res.getFailuresList()).toEqual([]);
+    const inputs = res.getInputs()!.toJavaScript() as any;
+    expect(inputs.description).toEqual({ [sig]: secret, value: "for db" });
+    expect(inputs.graphics).toEqual({ [sig]: secret, value: { type: "vnc", password: "pw" } });
+    expect(inputs.memory).toBe(268435456);
+  });
+
   it("diffs per property from the field table: update or replace", async () => {
     const olds = { name: "web", memory: 268435456, vcpus: 1, type: "qemu" };
     const news = { name: "web2", memory: 536870912, vcpus: 1, type: "qemu" };

@@ -16,7 +16,8 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import { CheckFailure, Checker } from "../core/check";
 import { closeAll, setConfiguredUri } from "../core/connections";
-import { resourceProvider } from "../index";
+import { secretFields } from "../core/fields";
+import { resourceProvider, specs } from "../index";
 import schema from "./schema.json";
 
 const VERSION: string = schema.version;
@@ -30,8 +31,31 @@ export function kindOf(urn: string): string {
 }
 const nameOf = (urn: string) => urn.split("::").slice(3).join("::");
 
-const plain = (s: structproto.Struct | undefined): Record<string, any> => (s ? (s.toJavaScript() as Record<string, any>) : {});
 const struct = (o: object | undefined) => structproto.Struct.fromJavaScript((o ?? {}) as Record<string, any>);
+
+/** How the engine marks a secret value in a Struct, once the provider says it accepts secrets. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET = "1b47061264138c4ac30d75fd1eb44270";
+const isSecret = (v: any) => v && typeof v === "object" && v[SECRET_SIG] === SECRET;
+const unwrap = (v: any): any => (isSecret(v) ? unwrap(v.value) : Array.isArray(v) ? v.map(unwrap) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)])) : v);
+const hasSecret = (v: any): boolean => isSecret(v) || (v && typeof v === "object" && Object.values(v).some(hasSecret));
+
+/** A request's properties as plain values, and the top-level keys that held a secret. */
+function plainWithSecrets(s: structproto.Struct | undefined): { values: Record<string, any>; secret: Set<string> } {
+  const raw = (s ? s.toJavaScript() : {}) as Record<string, any>;
+  return { values: unwrap(raw), secret: new Set(Object.keys(raw).filter((k) => hasSecret(raw[k]))) };
+}
+const plain = (s: structproto.Struct | undefined) => plainWithSecrets(s).values;
+
+/**
+ * Outputs with the secret keys marked: those the table declares secret (a password read back
+ * from libvirt on import or refresh is as secret as one the program gave) and those that came in secret.
+ */
+function secretStruct(kind: string, o: Record<string, any> | undefined, alsoSecret: Set<string> = new Set()): structproto.Struct {
+  const secret = new Set([...secretFields((specs as Record<string, any>)[kind].fields), ...alsoSecret]);
+  const out = Object.fromEntries(Object.entries(o ?? {}).map(([k, v]) => [k, secret.has(k) && v !== undefined ? { [SECRET_SIG]: SECRET, value: v } : v]));
+  return struct(out);
+}
 
 /** A gRPC error; one with an id (created, not initialised) carries ErrorResourceInitFailed so the engine keeps the object. */
 function grpcError(e: any): grpc.ServiceError {
@@ -73,12 +97,12 @@ function checkResponse(inputs: object | undefined, failures: CheckFailure[] | un
 }
 
 /** The provider's own configuration: the host. */
-function checkConfig(news: Record<string, any>): { inputs: Record<string, any>; failures: CheckFailure[] } {
+function checkConfig(news: Record<string, any>): { failures: CheckFailure[] } {
   const c = new Checker();
   const known = Object.fromEntries(Object.entries(news).filter(([k]) => !k.startsWith("__") && k !== "version"));
   c.noExtraKeys("", known, ["uri"]);
   c.string("uri", news.uri, { pattern: /^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\//i, accepted: "a libvirt URI such as qemu:///system or qemu+ssh://user@host/system" });
-  return { inputs: news, failures: c.failures };
+  return { failures: c.failures };
 }
 
 export function providerService(): grpc.UntypedServiceImplementation {
@@ -92,8 +116,11 @@ export function providerService(): grpc.UntypedServiceImplementation {
     }),
 
     checkConfig: unary(async (req: provproto.CheckRequest) => {
-      const { inputs, failures } = checkConfig(plain(req.getNews()));
-      return checkResponse(failures.length ? undefined : inputs, failures);
+      const { failures } = checkConfig(plain(req.getNews()));
+      // Returned as given: a uri held as a secret (it may carry credentials) stays one.
+      const res = checkResponse(undefined, failures);
+      if (!failures.length) res.setInputs(req.getNews());
+      return res;
     }),
     diffConfig: unary(async (req: provproto.DiffRequest) => {
       // Another uri is another host: the provider is updated in place and each resource's read
@@ -106,18 +133,20 @@ export function providerService(): grpc.UntypedServiceImplementation {
     configure: unary(async (req: provproto.ConfigureRequest) => {
       const args = plain(req.getArgs());
       setConfiguredUri(args.uri ?? req.getVariablesMap().get("libvirt:config:uri"));
-      // Secrets arrive as plain values; the engine marks outputs secret where the inputs were
-      // (and the SDKs and YAML, where the schema says so). Preview needs no provider call.
-      return new provproto.ConfigureResponse().setAcceptsecrets(false).setSupportspreview(false).setAcceptresources(false).setAcceptoutputs(false);
+      // Secrets arrive marked; outputs keep them marked (see secretStruct). Preview needs no provider call.
+      return new provproto.ConfigureResponse().setAcceptsecrets(true).setSupportspreview(false).setAcceptresources(false).setAcceptoutputs(false);
     }),
 
     check: unary(async (req: provproto.CheckRequest) => {
       const urn = req.getUrn();
-      const news = plain(req.getNews());
+      const kind = kindOf(urn);
+      const { values: news, secret } = plainWithSecrets(req.getNews());
       // As in the SDK classes: the name in libvirt defaults to the resource's name.
       if (news.name === undefined) news.name = nameOf(urn);
-      const r = await resourceProvider(kindOf(urn)).check(plain(req.getOlds()), news);
-      return checkResponse(r.inputs, r.failures);
+      const r = await resourceProvider(kind).check(plain(req.getOlds()), news);
+      const res = checkResponse(undefined, r.failures);
+      if (!r.failures?.length) res.setInputs(secretStruct(kind, r.inputs, secret));
+      return res;
     }),
     diff: unary(async (req: provproto.DiffRequest) => {
       const r = await resourceProvider(kindOf(req.getUrn())).diff(req.getId(), plain(req.getOlds()), plain(req.getNews()));
@@ -136,23 +165,27 @@ export function providerService(): grpc.UntypedServiceImplementation {
       return res;
     }),
     create: unary(async (req: provproto.CreateRequest) => {
-      const inputs = plain(req.getProperties());
-      if (req.getPreview()) return new provproto.CreateResponse().setProperties(struct(inputs));
-      const r = await resourceProvider(kindOf(req.getUrn())).create(inputs, timeoutOf(req));
-      return new provproto.CreateResponse().setId(r.id).setProperties(struct(r.outs));
+      const kind = kindOf(req.getUrn());
+      const { values: inputs, secret } = plainWithSecrets(req.getProperties());
+      if (req.getPreview()) return new provproto.CreateResponse().setProperties(secretStruct(kind, inputs, secret));
+      const r = await resourceProvider(kind).create(inputs, timeoutOf(req));
+      return new provproto.CreateResponse().setId(r.id).setProperties(secretStruct(kind, r.outs, secret));
     }),
     read: unary(async (req: provproto.ReadRequest) => {
       // On import the engine sends no properties: only the id. Then every input is read from libvirt.
-      const r = await resourceProvider(kindOf(req.getUrn())).read(req.getId(), plain(req.getProperties()));
+      const kind = kindOf(req.getUrn());
+      const { values: props, secret } = plainWithSecrets(req.getProperties());
+      const r = await resourceProvider(kind).read(req.getId(), props);
       const res = new provproto.ReadResponse();
       if (!r.id) return res; // gone
-      return res.setId(r.id).setProperties(struct(r.props)).setInputs(struct(r.inputs));
+      return res.setId(r.id).setProperties(secretStruct(kind, r.props, secret)).setInputs(secretStruct(kind, r.inputs, secret));
     }),
     update: unary(async (req: provproto.UpdateRequest) => {
-      const news = plain(req.getNews());
-      if (req.getPreview()) return new provproto.UpdateResponse().setProperties(struct(news));
-      const r = await resourceProvider(kindOf(req.getUrn())).update(req.getId(), plain(req.getOlds()), news, timeoutOf(req));
-      return new provproto.UpdateResponse().setProperties(struct(r.outs));
+      const kind = kindOf(req.getUrn());
+      const { values: news, secret } = plainWithSecrets(req.getNews());
+      if (req.getPreview()) return new provproto.UpdateResponse().setProperties(secretStruct(kind, news, secret));
+      const r = await resourceProvider(kind).update(req.getId(), plain(req.getOlds()), news, timeoutOf(req));
+      return new provproto.UpdateResponse().setProperties(secretStruct(kind, r.outs, secret));
     }),
     delete: unary(async (req: provproto.DeleteRequest) => {
       await resourceProvider(kindOf(req.getUrn())).delete(req.getId(), plain(req.getProperties()), timeoutOf(req));

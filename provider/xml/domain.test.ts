@@ -263,7 +263,7 @@ describe("domainFromXml on libvirt's own output", () => {
       firmware: "bios",
       secureBoot: undefined,
       nvram: undefined,
-      boot: ["hd"],
+      boot: undefined, // libvirt's default <boot dev="hd"/> beside a kernel: no boot order
       kernel: { path: "/var/lib/libvirt/images/pulumi-libvirt-guest/vmlinuz", initrd: "/var/lib/libvirt/images/pulumi-libvirt-guest/initrd.img", cmdline: "console=ttyS0 quiet" },
       disks: [
         { device: "disk", volume: undefined, file: "/var/lib/libvirt/images/vm1/a.qcow2", block: undefined, target: "vda", bus: "virtio", format: "qcow2", cache: "none", discard: "unmap", readonly: false, serial: "abc" },

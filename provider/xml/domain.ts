@@ -232,6 +232,12 @@ export interface DomainRuntime {
   interfaceTargets: { mac: string; tap?: string }[];
 }
 
+/** With a kernel, libvirt still writes its default <boot dev='hd'/>, which does not apply: no boot order. */
+function bootOrder(os: XmlNode | undefined): DomainDef["boot"] {
+  const order = children(os, "boot").map((b) => attr(b, "dev") as "hd");
+  return childText(os, "kernel") && order.length === 1 && order[0] === "hd" ? undefined : order;
+}
+
 export async function domainFromXml(xml: string): Promise<{ def: DomainDef; runtime: DomainRuntime }> {
   const root = await parseRoot(xml, "domain");
   const os = child(root, "os");
@@ -270,7 +276,7 @@ export async function domainFromXml(xml: string): Promise<{ def: DomainDef; runt
     firmware: attr(os, "firmware") === "efi" || attr(child(os, "loader"), "type") === "pflash" ? "efi" : "bios",
     secureBoot: fwFeature ? attr(fwFeature, "enabled") === "yes" : undefined,
     nvram: childText(os, "nvram"),
-    boot: children(os, "boot").map((b) => attr(b, "dev") as "hd"),
+    boot: bootOrder(os),
     kernel: childText(os, "kernel") ? { path: childText(os, "kernel")!, initrd: childText(os, "initrd"), cmdline: childText(os, "cmdline") } : undefined,
     disks: children(dev, "disk").map(readDisk),
     interfaces: children(dev, "interface").map(readInterface),

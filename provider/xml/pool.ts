@@ -56,6 +56,19 @@ export function poolToXml(p: PoolDef): string {
   });
 }
 
+/** A pool's <source>; undefined when it names nothing (dir pools), as inputs would leave it out. */
+function sourceFrom(src: XmlNode | undefined): PoolSource | undefined {
+  const devices = children(src, "device").map((d: XmlNode) => attr(d, "path")!).filter(Boolean);
+  const source: PoolSource = {
+    host: attr(child(src, "host"), "name"),
+    dir: attr(child(src, "dir"), "path"),
+    devices: devices.length ? devices : undefined,
+    name: childText(src, "name"),
+    format: attr(child(src, "format"), "type"),
+  };
+  return Object.values(source).some((v) => v !== undefined) ? source : undefined;
+}
+
 export async function poolFromXml(xml: string): Promise<PoolDef> {
   const root = await parseRoot(xml, "pool");
   const src = child(root, "source");
@@ -65,13 +78,7 @@ export async function poolFromXml(xml: string): Promise<PoolDef> {
     name: childText(root, "name") ?? "",
     type: attr(root, "type") as PoolType,
     uuid: childText(root, "uuid"),
-    source: {
-      host: attr(child(src, "host"), "name"),
-      dir: attr(child(src, "dir"), "path"),
-      devices: children(src, "device").map((d: XmlNode) => attr(d, "path")!).filter(Boolean),
-      name: childText(src, "name"),
-      format: attr(child(src, "format"), "type"),
-    },
+    source: sourceFrom(src),
     target: {
       path: childText(target, "path"),
       permissions: perms && {
