@@ -152,8 +152,9 @@ function withoutUndefined<T>(v: T): T {
 
 export interface DynamicProvider {
   check(olds: any, news: any): Promise<{ inputs?: any; failures?: CheckFailure[] }>;
-  /** changed: every input that differs (the plugin's detailed diff); the dynamic host ignores it. */
-  diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean; changed?: string[] }>;
+  diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
+  /** diff, plus every input that differs: the plugin's detailed diff. */
+  detailedDiff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean; changed?: string[] }>;
   /** deadlineSeconds: the engine's customTimeouts (plugin only), used when the inputs set no timeoutSeconds. */
   create(inputs: any, deadlineSeconds?: number): Promise<{ id: string; outs?: any }>;
   read(id: string, props?: any): Promise<{ id?: string; props?: any; inputs?: any }>;
@@ -276,25 +277,33 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
     await spec.settle?.(ctx, target, news);
   }
 
+  /** The diff from the field table, with every changed input (the plugin's detailed diff). */
+  async function detailedDiff(id: string, olds: O, news: I): Promise<{ changes: boolean; replaces?: string[]; deleteBeforeReplace?: boolean; changed?: string[] }> {
+    const d = diffFields(spec.fields, inputsOf(olds), news);
+    const waiting = (olds as { pendingRestart?: string[] }).pendingRestart;
+    // Deferred changes are no diff (the definition holds them), but a preview says they wait.
+    if (waiting?.length && !d.changed.includes("allowRestart")) {
+      progress(`${spec.describe(news, id)}: ${waiting.join(", ")} wait for a restart (pendingRestart); set allowRestart: true or restart it to apply them`);
+    }
+    if (!d.changed.length) return { changes: false };
+    // A spec without identity fields (names that carry a content hash) never collides by name.
+    const keepsIdentity = spec.identity.length > 0 && spec.identity.every((k) => !d.changed.includes(k));
+    const deleteFirst = d.replaces.length > 0 && (keepsIdentity || !!spec.collides?.(inputsOf(olds), news));
+    return { changes: true, replaces: d.replaces, deleteBeforeReplace: deleteFirst, changed: d.changed };
+  }
+
   return {
     async check(olds, news) {
       const { inputs, failures } = checkInputs(news, inputsOf(olds ?? {}));
       return failures.length ? { inputs: news, failures } : { inputs };
     },
 
-    async diff(_id, olds: O, news: I) {
-      const d = diffFields(spec.fields, inputsOf(olds), news);
-      const waiting = (olds as { pendingRestart?: string[] }).pendingRestart;
-      // Deferred changes are no diff (the definition holds them), but a preview says they wait.
-      if (waiting?.length && !d.changed.includes("allowRestart")) {
-        progress(`${spec.describe(news, _id)}: ${waiting.join(", ")} wait for a restart (pendingRestart); set allowRestart: true or restart it to apply them`);
-      }
-      if (!d.changed.length) return { changes: false };
-      // A spec without identity fields (names that carry a content hash) never collides by name.
-      const keepsIdentity = spec.identity.length > 0 && spec.identity.every((k) => !d.changed.includes(k));
-      const deleteFirst = d.replaces.length > 0 && (keepsIdentity || !!spec.collides?.(inputsOf(olds), news));
-      return { changes: true, replaces: d.replaces, deleteBeforeReplace: deleteFirst, changed: d.changed };
+    async diff(id, olds, news) {
+      const { changed: _changed, ...rest } = await detailedDiff(id, olds, news);
+      return rest;
     },
+
+    detailedDiff,
 
     async create(inputs: I, deadlineSeconds) {
       let ctx: Context | undefined;

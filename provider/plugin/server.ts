@@ -149,7 +149,7 @@ export function providerService(): grpc.UntypedServiceImplementation {
       return res;
     }),
     diff: unary(async (req: provproto.DiffRequest) => {
-      const r = await resourceProvider(kindOf(req.getUrn())).diff(req.getId(), plain(req.getOlds()), plain(req.getNews()));
+      const r = await resourceProvider(kindOf(req.getUrn())).detailedDiff(req.getId(), plain(req.getOlds()), plain(req.getNews()));
       const res = new provproto.DiffResponse();
       res.setChanges(r.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
       res.setReplacesList(r.replaces ?? []);
