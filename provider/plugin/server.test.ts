@@ -54,6 +54,14 @@ describe("the plugin over gRPC", () => {
     expect(good.getFailuresList()).toEqual([]);
   });
 
+  it("refuses to point a provider at another host, which would strand its resources", async () => {
+    const diff = (olds: object, news: object) => new provproto.DiffRequest().setUrn("urn:pulumi:dev::proj::pulumi:providers:libvirt::hv1")
+      .setOlds(structproto.Struct.fromJavaScript(olds as any)).setNews(structproto.Struct.fromJavaScript(news as any));
+    await expect(call("diffConfig", diff({ uri: "qemu:///system" }, { uri: "qemu+ssh://root@hv2/system" }))).rejects.toThrow(/^.*uri: this provider's resources live on qemu:\/\/\/system; changing it to qemu\+ssh:\/\/root@hv2\/system would leave them there/);
+    const same = await call<any, provproto.DiffResponse>("diffConfig", diff({ uri: "qemu:///system" }, { uri: "qemu:///system" }));
+    expect(same.getChanges()).toBe(provproto.DiffResponse.DiffChanges.DIFF_NONE);
+  });
+
   it("fills the name from the resource's name and names bad fields with the accepted values", async () => {
     const ok = await call<any, provproto.CheckResponse>("check", checkRequest("Network", "lab", { mode: "isolated" }));
     expect(ok.getFailuresList()).toEqual([]);

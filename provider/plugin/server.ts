@@ -16,6 +16,7 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import { CheckFailure, Checker } from "../core/check";
 import { closeAll, setConfiguredUri } from "../core/connections";
+import { redactUri } from "../libvirt/uri";
 import { secretFields } from "../core/fields";
 import { resourceProvider, specs } from "../index";
 import schema from "./schema.json";
@@ -123,9 +124,14 @@ export function providerService(): grpc.UntypedServiceImplementation {
       return res;
     }),
     diffConfig: unary(async (req: provproto.DiffRequest) => {
-      // Another uri is another host: the provider is updated in place and each resource's read
-      // finds out what that host holds. Nothing is replaced for a config change.
-      const changed = plain(req.getOlds()).uri !== plain(req.getNews()).uri;
+      // Another uri is another host, and its resources stay on the old one: updating the provider
+      // would lose track of them, replacing it would delete them. Refused until migration exists.
+      const [was, now] = [plain(req.getOlds()).uri, plain(req.getNews()).uri];
+      if (was !== undefined && now !== undefined && was !== now) {
+        throw new Error(`uri: this provider's resources live on ${redactUri(was)}; changing it to ${redactUri(now)} would leave them there. ` +
+          "Set it back, or move them deliberately: a new provider for the new host with new resources, then remove the old ones");
+      }
+      const changed = was !== now;
       const res = new provproto.DiffResponse().setChanges(changed ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
       if (changed) res.setDiffsList(["uri"]);
       return res;
