@@ -6,6 +6,7 @@ import { setConfiguredUri } from "./core/connections";
 import { DynamicProvider, makeProvider } from "./core/resource";
 import { cloudInitDisk } from "./resources/cloudInitDisk";
 import { domain } from "./resources/domain";
+import { domainSnapshot } from "./resources/domainSnapshot";
 import { network } from "./resources/network";
 import { storagePool } from "./resources/storagePool";
 import { volume } from "./resources/volume";
@@ -16,6 +17,7 @@ export const specs = {
   Network: network,
   Domain: domain,
   CloudInitDisk: cloudInitDisk,
+  DomainSnapshot: domainSnapshot,
 } as const;
 
 export type ResourceKind = keyof typeof specs;

@@ -4,3 +4,4 @@ export { Volume, VolumeArgs } from "./volume";
 export { Network, NetworkArgs } from "./network";
 export { Domain, DomainArgs } from "./domain";
 export { CloudInitDisk, CloudInitDiskArgs } from "./cloudInitDisk";
+export { DomainSnapshot, DomainSnapshotArgs } from "./domainSnapshot";

@@ -151,6 +151,7 @@ export class Libvirt {
   async domainListSnapshots(dom: DomainRef, flags = 0): Promise<DomainSnapshotRef[]> { return (await this.rpc.call(P.DOMAIN_LIST_ALL_SNAPSHOTS, { dom, need_results: 1, flags })).snapshots; }
   async domainSnapshotLookupByName(dom: DomainRef, name: string): Promise<DomainSnapshotRef> { return (await this.rpc.call(P.DOMAIN_SNAPSHOT_LOOKUP_BY_NAME, { dom, name, flags: 0 })).snap; }
   async domainSnapshotGetXmlDesc(snap: DomainSnapshotRef): Promise<string> { return (await this.rpc.call(P.DOMAIN_SNAPSHOT_GET_XML_DESC, { snap, flags: 0 })).xml; }
+  async domainSnapshotIsCurrent(snap: DomainSnapshotRef): Promise<boolean> { return (await this.rpc.call(P.DOMAIN_SNAPSHOT_IS_CURRENT, { snap, flags: 0 })).current === 1; }
   async domainSnapshotDelete(snap: DomainSnapshotRef, flags = 0): Promise<void> { await this.rpc.call(P.DOMAIN_SNAPSHOT_DELETE, { snap, flags }); }
   async domainRevertToSnapshot(snap: DomainSnapshotRef, flags = 0): Promise<void> { await this.rpc.call(P.DOMAIN_REVERT_TO_SNAPSHOT, { snap, flags }); }
   /** size in KiB unless flags has VIR_DOMAIN_BLOCK_RESIZE_BYTES (1). */

@@ -177,6 +177,7 @@ export const P = {
     dom: Domain, type: int, metadata: ostring, key: ostring, uri: ostring, flags: uint,
   }), none),
   DOMAIN_GET_METADATA: proc(265, struct({ dom: Domain, type: int, uri: ostring, flags: uint }), struct({ metadata: nstring })),
+  DOMAIN_SNAPSHOT_IS_CURRENT: proc(271, snapFlags, struct({ current: int })),
   DOMAIN_LIST_ALL_SNAPSHOTS: proc(274, struct({ dom: Domain, need_results: int, flags: uint }),
     struct({ snapshots: array(DomainSnapshot, LIST_MAX), ret: int })),
   CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY: proc(316, struct({ eventID: int, dom: optional(Domain) }), struct({ callbackID: int })),
