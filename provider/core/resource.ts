@@ -10,6 +10,7 @@ import { redactUri } from "../libvirt/uri";
 import type { Libvirt } from "../libvirt/client";
 import { Checker, CheckFailure } from "./check";
 import { connection, resolveUri } from "./connections";
+import { noteCreating, settled, unfinishedCreate } from "./creating";
 import { DEFERRED, diffFields, FieldDiff, fieldsWith, FieldTable } from "./fields";
 import { progress } from "./progress";
 import { retrying } from "./retry";
@@ -112,6 +113,11 @@ export interface ResourceSpec<I extends CommonInputs, X, T = any> {
   /** The last step of an update (e.g. wait for the guest's addresses). */
   settle?(ctx: Context, target: T, news: I): Promise<void>;
   delete(ctx: Context, id: string, olds: I & X): Promise<void>;
+  /**
+   * The id of the object these identity inputs name, if it exists. With it, the plugin removes
+   * what a create of the same resource left when pulumi was killed (see creating.ts).
+   */
+  find?(ctx: Context, names: Partial<I>): Promise<string | undefined>;
 }
 
 /**
@@ -155,8 +161,11 @@ export interface DynamicProvider {
   diff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean }>;
   /** diff, plus every input that differs: the plugin's detailed diff. */
   detailedDiff(id: string, olds: any, news: any): Promise<{ changes?: boolean; replaces?: string[]; deleteBeforeReplace?: boolean; changed?: string[] }>;
-  /** deadlineSeconds: the engine's customTimeouts (plugin only), used when the inputs set no timeoutSeconds. */
-  create(inputs: any, deadlineSeconds?: number): Promise<{ id: string; outs?: any }>;
+  /**
+   * deadlineSeconds: the engine's customTimeouts, used when the inputs set no timeoutSeconds;
+   * owner: the resource's URN. Both come from the plugin only.
+   */
+  create(inputs: any, deadlineSeconds?: number, owner?: string): Promise<{ id: string; outs?: any }>;
   read(id: string, props?: any): Promise<{ id?: string; props?: any; inputs?: any }>;
   update(id: string, olds: any, news: any, deadlineSeconds?: number): Promise<{ outs?: any }>;
   delete(id: string, props: any, deadlineSeconds?: number): Promise<void>;
@@ -186,6 +195,24 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
     }
     return out;
   };
+
+  const namesOf = (inputs: Partial<I>): Record<string, string> => {
+    const names: Record<string, string> = {};
+    for (const k of spec.identity) if (k !== "uri" && inputs[k] !== undefined) names[k] = String(inputs[k]);
+    return names;
+  };
+
+  /** If an interrupted create of this very resource left its object, remove it; then note this create. */
+  async function removeOwnLeftover(ctx: Context, owner: string, inputs: I): Promise<void> {
+    const names = unfinishedCreate(owner, ctx.uri);
+    const id = names && (await spec.find!(ctx, names as Partial<I>));
+    if (id) {
+      progress(`${spec.describe(names as Partial<I>, id)} is what an interrupted create of this same resource left (pulumi stopped before recording it): removing it to create it again`);
+      await spec.delete(ctx, id, { ...inputs, ...names } as O);
+    }
+    // Only a free name is noted: an object already there is not this create's and must stay.
+    if ((await spec.find!(ctx, namesOf(inputs) as Partial<I>)) === undefined) noteCreating(owner, ctx.uri, namesOf(inputs));
+  }
 
   async function context(inputs: Partial<I>, deadlineSeconds?: number): Promise<Context> {
     const uri = resolveUri(inputs.uri);
@@ -305,14 +332,18 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
 
     detailedDiff,
 
-    async create(inputs: I, deadlineSeconds) {
+    async create(inputs: I, deadlineSeconds, owner) {
       let ctx: Context | undefined;
+      const journaled = owner !== undefined && spec.find !== undefined;
       try {
         ctx = await context(inputs, deadlineSeconds);
+        if (journaled) await removeOwnLeftover(ctx, owner!, inputs);
         const { id, facts } = await spec.create(ctx, inputs);
         return { id, outs: await outputsAfterChange(ctx, id, inputs, (facts ?? {}) as Partial<O>) };
       } catch (e) {
         if (e instanceof PartialCreateError && ctx) throw await partiallyCreated(ctx, e, inputs);
+        // The note stays unless nothing is left (a daemon that died mid-create may hold a half).
+        if (journaled && ctx && (await spec.find!(ctx, namesOf(inputs) as Partial<I>).catch(() => "unknown")) === undefined) settled(owner!);
         throw explain(e, inputs);
       }
     },

@@ -6,10 +6,10 @@
  * systemd here). It keeps the daemon down as briefly as it can and afterAll makes sure it runs
  * again whatever happened.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { Readable } from "node:stream";
 import { awaitDaemon, rejection, sleep, TEST_URI, uniqueName, virshQuiet, vsh, waitFor } from "../../test/util";
+import { daemonPid, startDaemon } from "../../test/daemon";
 import { Libvirt, StoragePoolRef } from "./client";
 import { ErrorCode, isConnectionLost, isNotFound, LibvirtError } from "./errors";
 
@@ -23,15 +23,6 @@ const SOCKET = "/var/run/libvirt/libvirt-sock";
 
 // ---- the daemon process
 
-function daemonPid(): number | undefined {
-  try {
-    const pids = execFileSync("pidof", ["libvirtd"], { encoding: "utf8" }).trim().split(/\s+/).map(Number);
-    return pids.find((p) => p > 0);
-  } catch {
-    return undefined; // pidof exits 1 when there is none
-  }
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -39,23 +30,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function daemonAnswers(): Promise<boolean> {
-  try {
-    const c = await Libvirt.connect(TEST_URI, { keepaliveInterval: 0 });
-    await c.getType();
-    await c.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Start libvirtd as it was started here (`libvirtd -d`) and wait until it accepts connections. */
-async function startDaemon(): Promise<void> {
-  if (daemonPid() === undefined) execFileSync("libvirtd", ["-d"], { stdio: "ignore" });
-  await waitFor(daemonAnswers, "libvirtd to accept connections", 60_000);
 }
 
 let lv: Libvirt | undefined;

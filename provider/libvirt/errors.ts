@@ -76,6 +76,16 @@ export function isNotFound(e: unknown): boolean {
 }
 
 /** The connection itself failed: the caller should reconnect rather than retry the call. */
+/** fn's result, or undefined when libvirt says the object does not exist. */
+export async function unlessNotFound<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
 export function isConnectionLost(e: unknown): boolean {
   return e instanceof LibvirtError && !(e instanceof ProtocolError) && (e.code === ErrorCode.NO_CONNECT || e.code === ErrorCode.RPC);
 }

@@ -149,7 +149,7 @@ export function generateSchema(src: SchemaSource): Spec {
     name: PACKAGE,
     displayName: "libvirt",
     version: src.version,
-    description: "KVM/QEMU hypervisors through libvirt: domains, networks, storage pools, volumes and cloud-init disks, changed live where the hypervisor allows.",
+    description: "KVM/QEMU hypervisors through libvirt: domains, networks, storage pools, volumes, cloud-init disks and domain snapshots, changed live where the hypervisor allows.",
     keywords: ["pulumi", "libvirt", "kvm", "qemu", "category/infrastructure"],
     license: "Apache-2.0",
     config: { variables: { uri } },

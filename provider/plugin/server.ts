@@ -16,6 +16,7 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import { CheckFailure, Checker } from "../core/check";
 import { closeAll, setConfiguredUri } from "../core/connections";
+import { settled } from "../core/creating";
 import { redactUri } from "../libvirt/uri";
 import { secretFields } from "../core/fields";
 import { resourceProvider, specs } from "../index";
@@ -154,7 +155,10 @@ export function providerService(): grpc.UntypedServiceImplementation {
       if (!r.failures?.length) res.setInputs(secretStruct(kind, r.inputs, secret));
       return res;
     }),
+    // Diff, read, update and delete come only for resources the state holds: a create's journal
+    // note (core/creating.ts) has done its job then.
     diff: unary(async (req: provproto.DiffRequest) => {
+      settled(req.getUrn());
       const r = await resourceProvider(kindOf(req.getUrn())).detailedDiff(req.getId(), plain(req.getOlds()), plain(req.getNews()));
       const res = new provproto.DiffResponse();
       res.setChanges(r.changes ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);
@@ -174,11 +178,12 @@ export function providerService(): grpc.UntypedServiceImplementation {
       const kind = kindOf(req.getUrn());
       const { values: inputs, secret } = plainWithSecrets(req.getProperties());
       if (req.getPreview()) return new provproto.CreateResponse().setProperties(secretStruct(kind, inputs, secret));
-      const r = await resourceProvider(kind).create(inputs, timeoutOf(req));
+      const r = await resourceProvider(kind).create(inputs, timeoutOf(req), req.getUrn());
       return new provproto.CreateResponse().setId(r.id).setProperties(secretStruct(kind, r.outs, secret));
     }),
     read: unary(async (req: provproto.ReadRequest) => {
       // On import the engine sends no properties: only the id. Then every input is read from libvirt.
+      settled(req.getUrn());
       const kind = kindOf(req.getUrn());
       const { values: props, secret } = plainWithSecrets(req.getProperties());
       const r = await resourceProvider(kind).read(req.getId(), props);
@@ -187,6 +192,7 @@ export function providerService(): grpc.UntypedServiceImplementation {
       return res.setId(r.id).setProperties(secretStruct(kind, r.props, secret)).setInputs(secretStruct(kind, r.inputs, secret));
     }),
     update: unary(async (req: provproto.UpdateRequest) => {
+      settled(req.getUrn());
       const kind = kindOf(req.getUrn());
       const { values: news, secret } = plainWithSecrets(req.getNews());
       if (req.getPreview()) return new provproto.UpdateResponse().setProperties(secretStruct(kind, news, secret));
@@ -194,6 +200,7 @@ export function providerService(): grpc.UntypedServiceImplementation {
       return new provproto.UpdateResponse().setProperties(secretStruct(kind, r.outs, secret));
     }),
     delete: unary(async (req: provproto.DeleteRequest) => {
+      settled(req.getUrn());
       await resourceProvider(kindOf(req.getUrn())).delete(req.getId(), plain(req.getProperties()), timeoutOf(req));
       return new emptyproto.Empty();
     }),

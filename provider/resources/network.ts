@@ -7,7 +7,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { ConnectListDomains, DomainXmlFlags, Impact, NetworkUpdateCommand, NetworkUpdateFlags, NetworkUpdateSection, NetworkXmlFlags } from "../libvirt/constants";
-import { isNotFound } from "../libvirt/errors";
+import { isNotFound, unlessNotFound } from "../libvirt/errors";
 import type { DomainRef, NetworkRef } from "../libvirt/protocol";
 import { uuidBytes, uuidString } from "../libvirt/client";
 import { Checker, OBJECT_NAME } from "../core/check";
@@ -997,5 +997,10 @@ export const network: ResourceSpec<NetworkInputs, NetworkOutputs, NetworkTarget>
     if (stopped.length) progress(`network "${def.name}": stopped domains ${stopped.join(", ")} still refer to it and will not start until it exists again`);
     if (active) await ctx.retry(() => ctx.lv.networkDestroy(net));
     await ctx.retry(() => ctx.lv.networkUndefine(net));
+  },
+
+  async find(ctx, { name }) {
+    const net = await unlessNotFound(() => ctx.retry(() => ctx.lv.networkLookupByName(name!)));
+    return net && uuidString(net.uuid);
   },
 };

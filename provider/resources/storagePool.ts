@@ -4,7 +4,7 @@
  * makes a new pool. Deleting never removes data the pool did not create.
  */
 import { PoolBuildFlags, PoolState } from "../libvirt/constants";
-import { ErrorCode, isLibvirtError, isNotFound } from "../libvirt/errors";
+import { ErrorCode, isLibvirtError, isNotFound, unlessNotFound } from "../libvirt/errors";
 import type { StoragePoolRef } from "../libvirt/protocol";
 import { uuidBytes, uuidString } from "../libvirt/client";
 import { ABSOLUTE_PATH, Checker, OBJECT_NAME } from "../core/check";
@@ -279,5 +279,10 @@ export const storagePool: ResourceSpec<StoragePoolInputs, StoragePoolOutputs, St
       });
     }
     await ctx.retry(() => ctx.lv.storagePoolUndefine(pool));
+  },
+
+  async find(ctx, { name }) {
+    const pool = await unlessNotFound(() => ctx.retry(() => ctx.lv.storagePoolLookupByName(name!)));
+    return pool && uuidString(pool.uuid);
   },
 };

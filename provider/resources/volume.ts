@@ -6,7 +6,7 @@
  * out, and a volume that a domain still uses is never deleted.
  */
 import { ConnectListDomains, DomainXmlFlags } from "../libvirt/constants";
-import { ErrorCode, isLibvirtError, isNotFound } from "../libvirt/errors";
+import { ErrorCode, isLibvirtError, isNotFound, unlessNotFound } from "../libvirt/errors";
 import type { DomainRef, Libvirt, StoragePoolRef, StorageVolRef } from "../libvirt/client";
 import { Checker, OBJECT_NAME } from "../core/check";
 import { connection } from "../core/connections";
@@ -580,6 +580,11 @@ export const volume: ResourceSpec<VolumeInputs, VolumeOutputs, StorageVolRef> = 
     await whileBusy(ctx, () => ctx.lv.storageVolDelete(vol, 0)).catch((e) => {
       if (!isNotFound(e)) throw e;
     });
+  },
+  async find(ctx, { pool, name }) {
+    const p = await unlessNotFound(() => ctx.retry(() => ctx.lv.storagePoolLookupByName(pool!)));
+    const vol = p && (await unlessNotFound(() => ctx.retry(() => ctx.lv.storageVolLookupByName(p, name!))));
+    return vol?.key;
   },
 };
 

@@ -9,6 +9,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { DomainState, DomainUndefineFlags, DomainXmlFlags } from "../../libvirt/constants";
 import { uuidString } from "../../libvirt/client";
+import { unlessNotFound } from "../../libvirt/errors";
 import type { DomainRef } from "../../libvirt/protocol";
 import { PartialCreateError, ResourceSpec } from "../../core/resource";
 import type { Context } from "../../core/resource";
@@ -168,5 +169,10 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
     await stop(ctx, dom, olds);
     const flags = DomainUndefineFlags.MANAGED_SAVE | DomainUndefineFlags.SNAPSHOTS_METADATA | DomainUndefineFlags.NVRAM | DomainUndefineFlags.CHECKPOINTS_METADATA;
     await ctx.retry(() => ctx.lv.domainUndefine(dom, flags));
+  },
+
+  async find(ctx, { name }) {
+    const dom = await unlessNotFound(() => ctx.retry(() => ctx.lv.domainLookupByName(name!)));
+    return dom && uuidString(dom.uuid);
   },
 };
