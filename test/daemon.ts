@@ -23,8 +23,22 @@ async function daemonAnswers(): Promise<boolean> {
   }
 }
 
-/** Start libvirtd as it was started here (`libvirtd -d`) and wait until it accepts connections. */
+/**
+ * Start libvirtd as it was started here (`libvirtd -d`) and wait until it accepts connections.
+ * A SIGKILLed daemon can still be listed for a moment after the kill, so the check for a running
+ * daemon is repeated while waiting, not made once.
+ */
 export async function startDaemon(): Promise<void> {
-  if (daemonPid() === undefined) execFileSync("libvirtd", ["-d"], { stdio: "ignore" });
-  await waitFor(daemonAnswers, "libvirtd to accept connections", 60_000);
+  await waitFor(async () => {
+    if (daemonPid() === undefined) execFileSync("libvirtd", ["-d"], { stdio: "ignore" });
+    return daemonAnswers();
+  }, "libvirtd to accept connections", 60_000);
+}
+
+/** SIGKILL libvirtd and wait until its process is gone (a zombie no longer holds the pidfile lock). */
+export async function killDaemon(): Promise<void> {
+  const pid = daemonPid();
+  if (pid === undefined) return;
+  process.kill(pid, "SIGKILL");
+  await waitFor(() => daemonPid() !== pid, "the killed libvirtd to exit", 30_000);
 }

@@ -14,7 +14,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { daemonPid, startDaemon } from "../daemon";
+import { killDaemon, startDaemon } from "../daemon";
 import { e2ePrefix, leftovers, purge, reportTimings, Sandbox, Stack } from "./harness";
 
 jest.setTimeout(60 * 60 * 1000);
@@ -90,8 +90,7 @@ async function trial(side: "daemon" | "client", command: "up" | "destroy", windo
   let atKill = 0;
   await Promise.race([sleep(delayMs), done]);
   if (side === "daemon") {
-    const pid = daemonPid();
-    if (pid) process.kill(pid, "SIGKILL");
+    await killDaemon();
     // Started again at once, as a supervisor would; the killed run may still finish by its retries.
     await startDaemon();
     await done;
