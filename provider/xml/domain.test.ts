@@ -246,6 +246,17 @@ describe("domainToXml -> domainFromXml", () => {
 });
 
 describe("domainFromXml on libvirt's own output", () => {
+  test("a running guest on a network that forwards to a host bridge is still on that network (libvirt shows type bridge)", async () => {
+    const xml = `<domain type='qemu'><name>b</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>
+      <interface type='bridge'><mac address='52:54:00:aa:bb:cc'/><source network='lan' portid='0e5c1d7e-8a8c-4c8f-9a3b-1f1d2a3b4c5d' bridge='br0'/><target dev='vnet3'/><model type='virtio'/></interface>
+      <interface type='bridge'><mac address='52:54:00:aa:bb:cd'/><source bridge='br1'/><model type='virtio'/></interface>
+    </devices></domain>`;
+    expect((await domainFromXml(xml)).def.interfaces).toEqual([
+      { network: "lan", bridge: undefined, macvtap: undefined, model: "virtio", mac: "52:54:00:aa:bb:cc" },
+      { network: undefined, bridge: "br1", macvtap: undefined, model: "virtio", mac: "52:54:00:aa:bb:cd" },
+    ]);
+  });
+
   test("a live document: the managed subset, addresses and controllers ignored", async () => {
     const { def, runtime } = await domainFromXml(LIVE);
     expect(def).toEqual({

@@ -213,9 +213,12 @@ function readDisk(n: XmlNode): DiskDef {
 
 function readInterface(n: XmlNode): InterfaceDef {
   const src = child(n, "source");
-  const type = attr(n, "type");
+  // A running guest on a libvirt network that forwards to a host bridge or device is shown with
+  // the type it actually got (bridge, direct) and the network still named in its source.
+  const network = attr(src, "network");
+  const type = network ? "network" : attr(n, "type");
   return {
-    network: type === "network" ? attr(src, "network") : undefined,
+    network: type === "network" ? network : undefined,
     bridge: type === "bridge" ? attr(src, "bridge") : undefined,
     macvtap: type === "direct" ? attr(src, "dev") : undefined,
     model: attr(child(n, "model"), "type") ?? "",
