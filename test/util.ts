@@ -17,6 +17,11 @@ export function virsh(...args: string[]): string {
   return execFileSync("virsh", ["-q", "-c", TEST_URI, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** The test daemon's storage pools by name, sorted, as virsh lists them (active and inactive). */
+export function virshPools(uri = TEST_URI): string[] {
+  return execFileSync("virsh", ["-q", "-c", uri, "pool-list", "--all", "--name"], { encoding: "utf8" }).split("\n").map((s) => s.trim()).filter(Boolean).sort();
+}
+
 /** virsh that is allowed to fail (cleanup of objects that may already be gone). */
 export function virshQuiet(...args: string[]): void {
   try {

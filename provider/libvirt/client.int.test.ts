@@ -419,9 +419,12 @@ describe("domain", () => {
     expect(await lv.domainGetXmlDesc(dom, DomainXmlFlags.INACTIVE)).not.toContain("<description>");
   });
 
-  test("onDomainLifecycle subscribes (all domains, and one domain)", async () => {
+  test("onDomainLifecycle subscribes (all domains, and one domain): a redefinition arrives as DEFINED on both", async () => {
     unsubscribeAll = await lv.onDomainLifecycle((e) => events.push(e));
     unsubscribeOne = await lv.onDomainLifecycle((e) => filtered.push(e), dom);
+    dom = await lv.domainDefineXml(await lv.domainGetXmlDesc(dom, DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE)); // as it is
+    await waitFor(() => seen(events, DomainEventType.DEFINED), "DEFINED event");
+    await waitFor(() => seen(filtered, DomainEventType.DEFINED), "DEFINED event (domain filter)");
   });
 
   test("domainCreate starts it: STARTED event, virsh domstate running", async () => {
@@ -857,6 +860,7 @@ describe("storage pool and volumes", () => {
 
   test("storageVolGetXmlDesc equals virsh vol-dumpxml", async () => {
     const xml = await lv.storageVolGetXmlDesc(qcow);
+    expect(xml.trim()).toBe((await vsh("vol-dumpxml", "--pool", name, "q.qcow2")).trim());
     expect(xml).toContain("<name>q.qcow2</name>");
     expect(xml).toContain(`<path>${dir}/q.qcow2</path>`);
     expect(xml).toContain(`<capacity unit='bytes'>${8 * MiB}</capacity>`);
