@@ -54,6 +54,25 @@ export async function failureFor(p: Revived, news: any, property: string, olds: 
   return f.reason;
 }
 
+/** A resource driven through a revived provider, as the engine records it. */
+export interface Managed { id: string; inputs: any; outs: any }
+
+/** No diff right after a change, nor after a refresh. */
+export async function expectNoDiff(p: Revived, m: Managed): Promise<void> {
+  expect(await p.diff(m.id, m.outs, m.inputs)).toEqual({ changes: false });
+  const r = await p.read(m.id, m.outs);
+  expect(await p.diff(m.id, r.props, m.inputs)).toEqual({ changes: false });
+}
+
+/** An update as `pulumi up` runs it: check, a diff that is an update (no replacement), update, no diff after. */
+export async function expectUpdate(p: Revived, m: Managed, patch: Record<string, unknown>): Promise<void> {
+  const inputs = await checked(p, { ...m.inputs, ...patch }, m.inputs);
+  expect(await p.diff(m.id, m.outs, inputs)).toMatchObject({ changes: true, replaces: [] });
+  const { outs } = await p.update(m.id, m.outs, inputs);
+  Object.assign(m, { inputs, outs });
+  await expectNoDiff(p, m);
+}
+
 /**
  * The connections the revived providers opened live in the compiled provider's module
  * instance (bin/), not in the one ts-jest loads; close both so jest can exit.

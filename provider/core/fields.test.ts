@@ -52,6 +52,16 @@ describe("diffFields", () => {
     expect(diffFields(table, base, { ...base, memory: 2, timeoutSeconds: 60 })).toEqual({ changed: ["memory", "timeoutSeconds"], replaces: [], refusals: [] });
   });
 
+  test("a move field replaces only where replacesWhen says so, which sees all the next inputs", () => {
+    const movable: FieldTable<{ host?: string; move?: boolean }> = {
+      host: { effect: "move", replacesWhen: (_old, _next, news) => !news.move, move: async () => undefined, doc: "Moved when asked." },
+      move: { effect: "none", doc: "Asks for a move." },
+    };
+    expect(diffFields(movable, { host: "a" }, { host: "b" })).toEqual({ changed: ["host"], replaces: ["host"], refusals: [] });
+    expect(diffFields(movable, { host: "a" }, { host: "b", move: true })).toEqual({ changed: ["host", "move"], replaces: [], refusals: [] });
+    expect(diffFields(movable, { host: "a" }, { host: UNKNOWN as any, move: true }).replaces).toEqual(["host"]);
+  });
+
   test("several changes are reported in table order", () => {
     const d = diffFields(table, base, { ...base, timeoutSeconds: 1, name: "z", size: 11, path: "/q" });
     expect(d.changed).toEqual(["name", "size", "path", "timeoutSeconds"]);

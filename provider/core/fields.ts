@@ -14,6 +14,11 @@ export type Effect =
   | "restart"
   /** The object is deleted and created again. */
   | "replace"
+  /**
+   * The object is moved (to another host) by the field's move step, before the rest of the
+   * update runs there; where replacesWhen holds (the user did not ask for a move), replaced.
+   */
+  | "move"
   /** Provider-side settings (timeouts, safety switches): no libvirt change. */
   | "none";
 
@@ -31,6 +36,15 @@ export interface Change<I, T> {
 /** How a live field is applied to the running object (its definition is already written). */
 export type LiveStep<I, T> = (change: Change<I, T>) => Promise<void | typeof DEFERRED>;
 
+/** What a move step is given: the object's id, a context for where it is and one for where it goes. */
+export interface Move<I> {
+  from: Context;
+  to: Context;
+  id: string;
+  olds: I;
+  news: I;
+}
+
 interface FieldBase {
   /** One line for the README: what changes and how. */
   doc: string;
@@ -43,9 +57,9 @@ interface FieldBase {
   /**
    * For a field whose effect is not "replace": the particular changes that replace the object
    * anyway (a network switching between a libvirt bridge and a host device). An unknown next
-   * value counts as one.
+   * value counts as one. `news` holds all the next inputs (a move asked for by another input).
    */
-  replacesWhen?(old: any, next: any): boolean;
+  replacesWhen?(old: any, next: any, news: any): boolean;
   /**
    * Read-side equivalence: whether the value libvirt reports means what was recorded (a size
    * rounded to KiB, a machine alias). Then read keeps the recorded value and no diff appears.
@@ -60,6 +74,7 @@ interface FieldBase {
  */
 export type Field<I = any, T = any> =
   | (FieldBase & { effect: "live"; apply: LiveStep<I, T>; afterRestart?: boolean })
+  | (FieldBase & { effect: "move"; move(m: Move<I>): Promise<void>; apply?: never })
   | (FieldBase & { effect: "restart" | "replace" | "none"; apply?: never });
 
 /** Every input of I must be declared: the compiler keeps the table complete. */
@@ -92,7 +107,7 @@ export function diffFields<I extends object>(table: FieldTable<I>, olds: Partial
     if (next === undefined && field.computed) continue;
     if (!containsUnknown(next) && isDeepStrictEqual(normalizeEmpty(old), normalizeEmpty(next))) continue;
     out.changed.push(name);
-    if (field.effect === "replace" || (field.replacesWhen && (containsUnknown(next) || field.replacesWhen(old, next)))) out.replaces.push(name);
+    if (field.effect === "replace" || (field.replacesWhen && (containsUnknown(next) || field.replacesWhen(old, next, news)))) out.replaces.push(name);
     const reason = containsUnknown(next) ? undefined : field.refuse?.(old, next);
     if (reason) out.refusals.push({ property: name, reason });
   }
@@ -109,6 +124,7 @@ const EFFECT_TEXT: Record<Effect, string> = {
   live: "updated live",
   restart: "definition + restart",
   replace: "replaces",
+  move: "moves (or replaces)",
   none: "no libvirt change",
 };
 

@@ -272,10 +272,16 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
   const liveFields = fieldsWith(spec.fields, "live");
   const restartFields = fieldsWith(spec.fields, "restart");
 
-  /** An update: the definition, the live steps, a restart where allowed, settle. */
-  async function runPlan(ctx: Context, id: string, olds: O, news: I, d: FieldDiff): Promise<void> {
-    const target = await spec.prepare(ctx, id, olds, news, d);
+  const moveFields = fieldsWith(spec.fields, "move");
+
+  /** An update: a move first (the rest runs where the object is then), the definition, the live steps, a restart where allowed, settle. */
+  async function runPlan(ctx: Context, id: string, olds: O, news: I, d: FieldDiff, deadlineSeconds?: number): Promise<void> {
     const oldInputs = inputsOf(olds);
+    for (const f of moveFields.filter((m) => d.changed.includes(m))) {
+      const field = spec.fields[f];
+      if (field.effect === "move") await field.move({ from: await context({ ...oldInputs, timeoutSeconds: news.timeoutSeconds }, deadlineSeconds), to: ctx, id, olds: oldInputs, news });
+    }
+    const target = await spec.prepare(ctx, id, olds, news, d);
     const steps = liveFields.filter((f) => d.changed.includes(f));
     const deferred: string[] = [];
     const run = async (afterRestart: boolean) => {
@@ -374,7 +380,7 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
         const d = diffFields(spec.fields, inputsOf(olds), news);
         for (const r of d.refusals) throw new Error(`${r.property}: ${r.reason}`);
         const ctx = await context(news, deadlineSeconds);
-        await runPlan(ctx, id, olds, news, d);
+        await runPlan(ctx, id, olds, news, d, deadlineSeconds);
         return { outs: await outputsAfterChange(ctx, id, news, olds) };
       } catch (e) {
         throw explain(e, news, id);

@@ -144,6 +144,21 @@ export class Libvirt {
   async domainGetMetadata(dom: DomainRef, uri: string, flags = 0): Promise<string> {
     return (await this.rpc.call(P.DOMAIN_GET_METADATA, { dom, type: DomainMetadataType.ELEMENT, uri, flags })).metadata;
   }
+  /**
+   * Peer-to-peer migration (MIGRATE_PERFORM3_PARAMS with flags including PEER2PEER): the source
+   * daemon connects to dconnuri itself and returns when the guest runs there. flags from
+   * constants.MigrateFlags; params are VIR_MIGRATE_PARAM_* typed parameters.
+   */
+  async domainMigratePeerToPeer(dom: DomainRef, dconnuri: string, params: Record<string, TypedParamValue>, flags: number): Promise<void> {
+    const list = Object.entries(params).map(([field, value]) => ({ field, value }));
+    await this.rpc.call(P.DOMAIN_MIGRATE_PERFORM3_PARAMS, { dom, dconnuri, params: list, cookie_in: Buffer.alloc(0), flags });
+  }
+  /** The running (or with JobStatsFlags.COMPLETED the last) job's figures by VIR_DOMAIN_JOB_* name; type 0 is none. */
+  async domainGetJobStats(dom: DomainRef, flags = 0): Promise<{ type: number; stats: Record<string, number | boolean | string> }> {
+    const r = await this.rpc.call(P.DOMAIN_GET_JOB_STATS, { dom, flags });
+    return { type: r.type, stats: Object.fromEntries(r.params.map((p) => [p.field, p.value.value])) };
+  }
+  async domainAbortJob(dom: DomainRef): Promise<void> { await this.rpc.call(P.DOMAIN_ABORT_JOB, { dom }); }
   async domainManagedSave(dom: DomainRef, flags = 0): Promise<void> { await this.rpc.call(P.DOMAIN_MANAGED_SAVE, { dom, flags }); }
   async domainHasManagedSaveImage(dom: DomainRef): Promise<boolean> { return (await this.rpc.call(P.DOMAIN_HAS_MANAGED_SAVE_IMAGE, { dom, flags: 0 })).result; }
   async domainManagedSaveRemove(dom: DomainRef): Promise<void> { await this.rpc.call(P.DOMAIN_MANAGED_SAVE_REMOVE, { dom, flags: 0 }); }

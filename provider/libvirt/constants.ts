@@ -27,6 +27,17 @@ export const DomainState = {
   NOSTATE: 0, RUNNING: 1, BLOCKED: 2, PAUSED: 3, SHUTDOWN: 4, SHUTOFF: 5, CRASHED: 6, PMSUSPENDED: 7,
 } as const;
 
+/** virDomainMigrateFlags (the ones the provider uses). */
+export const MigrateFlags = {
+  LIVE: 1, PEER2PEER: 2, PERSIST_DEST: 8, UNDEFINE_SOURCE: 16, PAUSED: 32, NON_SHARED_DISK: 64, OFFLINE: 1024, ABORT_ON_ERROR: 4096,
+} as const;
+
+/**
+ * virDomainGetJobStatsFlags: COMPLETED asks for the last finished job (on a migration's
+ * destination, its figures), which libvirt forgets once read unless KEEP_COMPLETED.
+ */
+export const JobStatsFlags = { COMPLETED: 1, KEEP_COMPLETED: 2 } as const;
+
 export const DomainMetadataType = { DESCRIPTION: 0, TITLE: 1, ELEMENT: 2 } as const;
 
 export const InterfaceAddressSource = { LEASE: 0, AGENT: 1, ARP: 2 } as const;

@@ -5,7 +5,7 @@
  * one typed method in client.ts.
  */
 import {
-  Codec, Decoded, array, bool, char, double, fixedArray, fixedOpaque, hyper, int, none, optional,
+  Codec, Decoded, array, bool, char, double, fixedArray, fixedOpaque, hyper, int, none, opaque, optional,
   short, string, struct, uhyper, uint, XdrReader, XdrWriter,
 } from "./xdr";
 import { ProtocolError } from "./errors";
@@ -75,6 +75,9 @@ const typedParamValue: Codec<TypedParamValue> = {
   },
 };
 export const TypedParam = struct({ field: nstring, value: typedParamValue });
+
+const TypedParams = array(TypedParam, 64); // REMOTE_DOMAIN_MIGRATE_PARAM_LIST_MAX
+const Cookie = opaque(4 * 1024 * 1024); // REMOTE_MIGRATE_COOKIE_MAX
 
 const DhcpLease = struct({
   iface: nstring, expirytime: hyper, type: int, mac: ostring, iaid: ostring, ipaddr: nstring,
@@ -156,6 +159,7 @@ export const P = {
   DOMAIN_ATTACH_DEVICE_FLAGS: proc(160, struct({ dom: Domain, xml: nstring, flags: uint }), none),
   DOMAIN_DETACH_DEVICE_FLAGS: proc(161, struct({ dom: Domain, xml: nstring, flags: uint }), none),
   DOMAIN_UPDATE_DEVICE_FLAGS: proc(174, struct({ dom: Domain, xml: nstring, flags: uint }), none),
+  DOMAIN_ABORT_JOB: proc(164, dom, none),
   DOMAIN_MANAGED_SAVE: proc(182, domFlags, none),
   DOMAIN_HAS_MANAGED_SAVE_IMAGE: proc(183, domFlags, struct({ result: bool })),
   DOMAIN_MANAGED_SAVE_REMOVE: proc(184, domFlags, none),
@@ -180,6 +184,10 @@ export const P = {
   DOMAIN_SNAPSHOT_IS_CURRENT: proc(271, snapFlags, struct({ current: int })),
   DOMAIN_LIST_ALL_SNAPSHOTS: proc(274, struct({ dom: Domain, need_results: int, flags: uint }),
     struct({ snapshots: array(DomainSnapshot, LIST_MAX), ret: int })),
+  DOMAIN_GET_JOB_STATS: proc(298, domFlags, struct({ type: int, params: array(TypedParam, LIST_MAX) })),
+  /** Peer-to-peer: the source daemon opens dconnuri and runs the whole migration. */
+  DOMAIN_MIGRATE_PERFORM3_PARAMS: proc(305, struct({ dom: Domain, dconnuri: ostring, params: TypedParams, cookie_in: Cookie, flags: uint }),
+    struct({ cookie_out: Cookie })),
   CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY: proc(316, struct({ eventID: int, dom: optional(Domain) }), struct({ callbackID: int })),
   CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY: proc(317, struct({ callbackID: int }), none),
   DOMAIN_DEFINE_XML_FLAGS: proc(350, xmlFlags, dom),

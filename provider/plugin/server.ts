@@ -126,11 +126,12 @@ export function providerService(): grpc.UntypedServiceImplementation {
     }),
     diffConfig: unary(async (req: provproto.DiffRequest) => {
       // Another uri is another host, and its resources stay on the old one: updating the provider
-      // would lose track of them, replacing it would delete them. Refused until migration exists.
+      // would lose track of them, replacing it would delete them. A move is per resource: a
+      // Domain's own uri with `migration` set.
       const [was, now] = [plain(req.getOlds()).uri, plain(req.getNews()).uri];
       if (was !== undefined && now !== undefined && was !== now) {
         throw new Error(`uri: this provider's resources live on ${redactUri(was)}; changing it to ${redactUri(now)} would leave them there. ` +
-          "Set it back, or move them deliberately: a new provider for the new host with new resources, then remove the old ones");
+          "Set it back, and move them deliberately: a Domain moves when its own uri input changes and its migration input is set (live or offline); other resources are made anew on the new host by a new provider");
       }
       const changed = was !== now;
       const res = new provproto.DiffResponse().setChanges(changed ? provproto.DiffResponse.DiffChanges.DIFF_SOME : provproto.DiffResponse.DiffChanges.DIFF_NONE);

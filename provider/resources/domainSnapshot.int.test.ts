@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { checked, closeProviderConnections, failureFor, revive, Revived } from "../../test/provider";
+import { checked, closeProviderConnections, expectNoDiff, expectUpdate, failureFor, Managed, revive, Revived } from "../../test/provider";
 import { TEST_URI, uniqueName, virsh, virshQuiet, waitFor } from "../../test/util";
 
 const RUN = uniqueName("snap");
@@ -43,30 +43,13 @@ function defineDomain(name: string, disk: string, format: "qcow2" | "raw", boot:
   virsh("define", file);
 }
 
-interface Managed { id: string; inputs: any; outs: any }
-
 /** Create as the engine does, and require no diff right after, nor after a refresh. */
 async function create(raw: Record<string, unknown>): Promise<Managed> {
   const inputs = await checked(p, raw);
   const { id, outs } = await p.create(inputs);
   const m = { id, inputs, outs };
-  await noDiff(m);
+  await expectNoDiff(p, m);
   return m;
-}
-
-async function noDiff(m: Managed): Promise<void> {
-  expect(await p.diff(m.id, m.outs, m.inputs)).toEqual({ changes: false });
-  const r = await p.read(m.id, m.outs);
-  expect(await p.diff(m.id, r.props, m.inputs)).toEqual({ changes: false });
-}
-
-async function change(m: Managed, patch: Record<string, unknown>): Promise<void> {
-  const inputs = await checked(p, { ...m.inputs, ...patch }, m.inputs);
-  const d = await p.diff(m.id, m.outs, inputs);
-  expect(d).toMatchObject({ changes: true, replaces: [] });
-  const { outs } = await p.update(m.id, m.outs, inputs);
-  Object.assign(m, { inputs, outs });
-  await noDiff(m);
 }
 
 beforeAll(async () => {
@@ -127,12 +110,12 @@ test("a second snapshot has the first as its parent and becomes current", async 
 
 test("a new description is redefined in place: same creation time, s2 still current", async () => {
   const before = /<creationTime>\d+<\/creationTime>/.exec(dumpxml(VM, "s1"))![0];
-  await change(s1, { description: "a <new> & better text" });
+  await expectUpdate(p, s1, { description: "a <new> & better text" });
   const xml = dumpxml(VM, "s1");
   expect(xml).toContain("<description>a &lt;new&gt; &amp; better text</description>");
   expect(xml).toContain(before);
   expect(currentOf(VM)).toBe("s2");
-  await change(s1, { description: undefined });
+  await expectUpdate(p, s1, { description: undefined });
   expect(dumpxml(VM, "s1")).not.toContain("<description>");
 }, 120_000);
 
@@ -141,7 +124,7 @@ test("a new revertTrigger reverts the running guest: its clock goes back to the 
   const uuidBefore = virsh("domuuid", VM).trim();
   const mark = console_().length;
   const before = Math.max(...uptimes(console_()));
-  await change(s1, { revertTrigger: 1 });
+  await expectUpdate(p, s1, { revertTrigger: 1 });
   // The serial log (append='on') may still receive lines written before the revert; a guest's clock
   // only goes back when its memory is s1's again. (Under TCG its seconds run faster than the
   // host's on a busy machine, so there is no bound in host seconds.)

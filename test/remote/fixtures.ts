@@ -13,7 +13,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { accepts, freePort } from "../ports";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -24,25 +24,6 @@ function query(params: Record<string, string>): string {
   return Object.entries(params).map(([k, v]) => `${k}=${v.replace(/[%&=?#\s+]/g, encodeURIComponent)}`).join("&");
 }
 
-/** A port nothing listens on right now (the kernel's pick, so never a well-known one). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: "127.0.0.1", port });
-    s.once("connect", () => { s.destroy(); resolve(true); });
-    s.once("error", () => resolve(false));
-  });
-}
 
 /** Wait until 127.0.0.1:port accepts connections, failing early if the server process died. */
 async function waitForPort(port: number, child: ChildProcess, log: () => string, what: string, ms = 60_000): Promise<void> {

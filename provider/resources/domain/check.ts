@@ -309,6 +309,23 @@ export function checkInputs(news: Record<string, any>, c: Checker, olds: Partial
     shutdownTimeoutSeconds: c.int("shutdownTimeoutSeconds", news.shutdownTimeoutSeconds, 0, 3600) ?? 60,
     waitForIp: c.bool("waitForIp", news.waitForIp) ?? false,
     waitForIpTimeoutSeconds: c.int("waitForIpTimeoutSeconds", news.waitForIpTimeoutSeconds, 1, 3600) ?? 300,
+    migration: checkMigration(c, news.migration),
+  };
+}
+
+function checkMigration(c: Checker, v: unknown): DomainInputs["migration"] {
+  const m = c.object("migration", v);
+  if (!m || typeof m !== "object") return m;
+  c.noExtraKeys("migration", m, ["mode", "storage", "peerUri", "bandwidthMiBs"]);
+  const mode = c.oneOf("migration.mode", m.mode, ["live", "offline"] as const);
+  if (m.mode === undefined) c.fail("migration.mode", "migration.mode is required: live or offline");
+  const storage = c.oneOf("migration.storage", m.storage, ["shared", "copy"] as const) ?? "shared";
+  if (mode === "offline" && storage === "copy") c.fail("migration.storage", 'copy works only with mode live (libvirt copies disks alongside a running guest\'s memory); with mode offline the accepted value is shared');
+  return {
+    mode: mode ?? "live",
+    storage,
+    peerUri: c.string("migration.peerUri", m.peerUri, { pattern: /^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\//i, accepted: "a libvirt URI such as qemu+ssh://root@host2/system" }),
+    bandwidthMiBs: c.int("migration.bandwidthMiBs", m.bandwidthMiBs, 1, 1_000_000),
   };
 }
 

@@ -15,6 +15,7 @@ import type { DomainDef } from "../../xml/domain";
 import { plugDisks, plugInterfaces } from "./devices";
 import type { DomainInputs } from "./inputs";
 import { applyState } from "./lifecycle";
+import { migrate, replacesOnNewHost } from "./migrate";
 
 /** What the live steps act on: the domain, and its live definition when the update began (running only). */
 export interface Target {
@@ -142,6 +143,10 @@ export const domainFields: FieldTable<DomainInputs, Target> = {
   shutdownTimeoutSeconds: { effect: "none", doc: "Graceful shutdown deadline before a forced stop." },
   waitForIp: { effect: "none", doc: "Wait for addresses on create and start." },
   waitForIpTimeoutSeconds: { effect: "none", doc: "Deadline for waitForIp." },
-  uri: { effect: "replace", doc: "Another host makes a new VM there." },
+  migration: { effect: "none", doc: "How a new `uri` moves the guest: `{ mode: \"live\" }` keeps it running while it moves, `\"offline\"` shuts it down, moves it and starts it there; `storage: \"copy\"` copies its disks (default `shared`). Unset, a new uri replaces the VM." },
+  uri: {
+    effect: "move", replacesWhen: replacesOnNewHost, move: migrate,
+    doc: "With `migration` set, the guest moves to the new host (libvirt's peer-to-peer migration: the source daemon connects to the destination) and the rest of the update runs there; without it, a new VM is made there and the old one deleted.",
+  },
   timeoutSeconds: { effect: "none", doc: "Deadline for waits and retries." },
 };

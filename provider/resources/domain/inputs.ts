@@ -24,6 +24,28 @@ export interface DomainInputs extends CommonInputs, Omit<DomainDef, "uuid" | "ty
   /** Wait until every interface on a libvirt network has an IP address (default false). */
   waitForIp?: boolean;
   waitForIpTimeoutSeconds?: number;
+  /** How a new `uri` moves the guest there; unset, a new uri makes a new VM (the old one is deleted). */
+  migration?: {
+    /**
+     * live: a running guest keeps running while its memory is copied (it pauses only for the
+     * final switch-over); offline: it is shut down, moved and started there. A shut-off guest
+     * has its definition moved either way.
+     */
+    mode: "live" | "offline";
+    /**
+     * shared (default): the destination sees the same disk files (NFS, Ceph, a shared
+     * directory); copy: libvirt copies the disks alongside a live migration (the destination
+     * needs storage pools of the same names, or with the disks' directories as targets).
+     */
+    storage?: "shared" | "copy";
+    /**
+     * The destination as the source host's libvirtd reaches it (default: the new uri). The source
+     * daemon connects to it itself (peer-to-peer), with its own credentials.
+     */
+    peerUri?: string;
+    /** Limit on migration bandwidth, MiB/s (default: libvirt's, unlimited). */
+    bandwidthMiBs?: number;
+  };
 }
 
 export interface DomainOutputs {
