@@ -4,11 +4,20 @@
  * with a fresh runtime directory, so the daemon started is certainly ours.
  */
 import { spawnSync } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const NOBODY = 65534;
+
+/** Alive and not a zombie (an exited daemon nobody has reaped yet). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
 
 test("qemu:///session starts the per-user daemon when none listens, then connects to it", () => {
   const home = mkdtempSync(join(tmpdir(), "plt-session-"));
@@ -31,9 +40,16 @@ test("qemu:///session starts the per-user daemon when none listens, then connect
     });
     expect(r.stderr).toBe("");
     expect(JSON.parse(r.stdout)).toEqual({ uri: "qemu:///session", peer: expect.stringContaining(`${run}/libvirt/`) });
+    expect(existsSync(join(run, "libvirt", "libvirtd.pid"))).toBe(true);
   } finally {
-    // The daemon would exit by itself after 120 s idle; stop it now (its user and command line).
-    spawnSync("pkill", ["-u", String(NOBODY), "-f", "libvirtd --timeout=120"]);
+    // The daemon would exit by itself after 120 s idle; stop it now, by the pid it wrote in
+    // this test's own runtime directory (no other daemon writes there).
+    const pidFile = join(run, "libvirt", "libvirtd.pid");
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : 0;
+    if (pid > 0) {
+      process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 100 && running(pid); i++) spawnSync("sleep", ["0.1"]);
+    }
     rmSync(home, { recursive: true, force: true });
   }
 });
