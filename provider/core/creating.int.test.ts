@@ -4,7 +4,7 @@
  * wrote its state) leaves its object and its note; the next create of the same URN removes that
  * leftover and creates again. Objects nobody noted are never touched.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeProviderConnections } from "../../test/provider";
@@ -83,4 +83,44 @@ test("a network left by an interrupted create gets a new definition (a new uuid)
   expect(virsh("net-uuid", net).trim()).toBe(second.id);
   expect(virsh("net-info", net)).toMatch(/Active:\s+yes/);
   settled(owner);
+});
+
+test("a pool left by an interrupted create goes with the directory it built (noted before the build), so a later destroy removes it", async () => {
+  const owner = urn("StoragePool", "images");
+  const name = `${pool}-p`;
+  const dir = `/var/lib/libvirt/images/${name}`;
+  const inputs = { name, type: "dir", target: { path: dir } };
+  try {
+    await create("StoragePool", inputs, owner);
+    // pulumi died here; the note says the create built the directory.
+    const second = await create("StoragePool", inputs, owner);
+    expect(virsh("pool-uuid", name).trim()).toBe(second.id);
+    expect(second.outs.builtByProvider).toBe(true); // the directory was removed with the leftover and built again
+    settled(owner);
+    await resourceProvider("StoragePool").delete(second.id, second.outs);
+    expect(existsSync(dir)).toBe(false);
+  } finally {
+    virshQuiet("pool-destroy", name);
+    virshQuiet("pool-undefine", name);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a pool on a directory that existed before is removed without it", async () => {
+  const owner = urn("StoragePool", "existing");
+  const name = `${pool}-e`;
+  const dir = `/var/lib/libvirt/images/${name}`;
+  mkdirSync(dir);
+  const inputs = { name, type: "dir", target: { path: dir } };
+  try {
+    await create("StoragePool", inputs, owner);
+    const second = await create("StoragePool", inputs, owner);
+    expect(second.outs.builtByProvider).toBe(false);
+    expect(existsSync(dir)).toBe(true);
+    settled(owner);
+  } finally {
+    virshQuiet("pool-destroy", name);
+    virshQuiet("pool-undefine", name);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,7 +10,7 @@ import { redactUri } from "../libvirt/uri";
 import type { Libvirt } from "../libvirt/client";
 import { Checker, CheckFailure } from "./check";
 import { connection, resolveUri } from "./connections";
-import { noteCreating, settled, unfinishedCreate } from "./creating";
+import { noteCreating, noteFacts, settled, unfinishedCreate } from "./creating";
 import { DEFERRED, diffFields, FieldDiff, fieldsWith, FieldTable } from "./fields";
 import { progress } from "./progress";
 import { retrying } from "./retry";
@@ -31,6 +31,11 @@ export interface Context {
   timeoutMs: number;
   /** Retry fn on transient libvirt errors within the operation's deadline. */
   retry<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * In a create: note a fact (one of its `facts`) before the step it describes, so that if pulumi
+   * is killed meanwhile, removing the leftover knows it (the plugin only; otherwise a no-op).
+   */
+  remember(facts: Record<string, unknown>): void;
 }
 
 /**
@@ -204,14 +209,18 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
 
   /** If an interrupted create of this very resource left its object, remove it; then note this create. */
   async function removeOwnLeftover(ctx: Context, owner: string, inputs: I): Promise<void> {
-    const names = unfinishedCreate(owner, ctx.uri);
-    const id = names && (await spec.find!(ctx, names as Partial<I>));
+    const unfinished = unfinishedCreate(owner, ctx.uri);
+    const names = unfinished?.names as Partial<I> | undefined;
+    const id = names && (await spec.find!(ctx, names));
     if (id) {
-      progress(`${spec.describe(names as Partial<I>, id)} is what an interrupted create of this same resource left (pulumi stopped before recording it): removing it to create it again`);
-      await spec.delete(ctx, id, { ...inputs, ...names } as O);
+      progress(`${spec.describe(names, id)} is what an interrupted create of this same resource left (pulumi stopped before recording it): removing it to create it again`);
+      await spec.delete(ctx, id, { ...inputs, ...names, ...unfinished!.facts } as O);
     }
     // Only a free name is noted: an object already there is not this create's and must stay.
-    if ((await spec.find!(ctx, namesOf(inputs) as Partial<I>)) === undefined) noteCreating(owner, ctx.uri, namesOf(inputs));
+    if ((await spec.find!(ctx, namesOf(inputs) as Partial<I>)) === undefined) {
+      noteCreating(owner, ctx.uri, namesOf(inputs));
+      ctx.remember = (facts) => noteFacts(owner, facts);
+    }
   }
 
   async function context(inputs: Partial<I>, deadlineSeconds?: number): Promise<Context> {
@@ -222,6 +231,7 @@ export function makeProvider<I extends CommonInputs, X, T>(spec: ResourceSpec<I,
       lv, uri, timeoutMs,
       // Specs call ctx.lv afresh inside fn, so a replaced connection is picked up on the retry.
       retry: (fn) => retrying(fn, timeoutMs, async () => { ctx.lv = await connection(uri); }),
+      remember: () => undefined,
     };
     return ctx;
   }

@@ -179,6 +179,7 @@ async function startBuildingIfNeeded(ctx: Context, pool: StoragePoolRef, type: P
   } catch (e) {
     // A pool whose storage is missing fails to start; that is what build is for.
     if (!build || !isLibvirtError(e)) throw e;
+    ctx.remember({ builtByProvider: true });
     // NO_OVERWRITE: formats only blank devices; never destroys existing data.
     await ctx.lv.storagePoolBuild(pool, safeBuildFlags(type));
     await ctx.lv.storagePoolCreate(pool);
