@@ -66,6 +66,32 @@ function removeStaleLocks(): number {
   return n;
 }
 
+/**
+ * Pulumi's file backend renames the stack's checkpoint to .bak and writes the new one in place,
+ * so a kill during that write leaves it cut short ("failed to load checkpoint: EOF";
+ * pulumi/pulumi#4679). The recovery Pulumi's users know: copy the .bak back. Returns whether
+ * that was needed (reported per trial; the provider then has to converge from the older state).
+ */
+function restoreCutCheckpoint(): boolean {
+  const stacks = path.join(sandbox.root, "state", ".pulumi", "stacks");
+  const find = (d: string): string | undefined => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) { const r = find(f); if (r) return r; } else if (e.name === `${stack.name}.json.bak`) return f.slice(0, -4);
+    }
+    return undefined;
+  };
+  const file = fs.existsSync(stacks) ? find(stacks) : undefined;
+  if (!file) return false;
+  try {
+    JSON.parse(fs.readFileSync(file, "utf8")); // (also missing: killed between the rename and the write)
+    return false;
+  } catch {
+    fs.copyFileSync(`${file}.bak`, file);
+    return true;
+  }
+}
+
 /** libvirt objects as leftovers() names them, for each resource state holds. */
 async function expectedInLibvirt(): Promise<{ names: Set<string>; count: number }> {
   const names = new Set<string>();
@@ -80,7 +106,7 @@ async function expectedInLibvirt(): Promise<{ names: Set<string>; count: number 
   return { names, count: resources.length };
 }
 
-interface Trial { side: string; command: string; delayMs: number; atKill: number; reruns: number; converged: boolean; orphans: string[]; dangling: string[]; previewEmpty: boolean; locks: number }
+interface Trial { side: string; command: string; delayMs: number; atKill: number; reruns: number; converged: boolean; orphans: string[]; dangling: string[]; previewEmpty: boolean; locks: number; checkpointRestored: boolean; failures?: string[] }
 const trials: Trial[] = [];
 
 async function trial(side: "daemon" | "client", command: "up" | "destroy", windowMs: number): Promise<Trial> {
@@ -105,13 +131,17 @@ async function trial(side: "daemon" | "client", command: "up" | "destroy", windo
     atKill = leftovers(prefix).length;
   }
   const locks = removeStaleLocks();
+  const checkpointRestored = restoreCutCheckpoint();
   let reruns = 0;
   let converged = false;
+  const failures: string[] = [];
   while (!converged && reruns < 2) {
     reruns++;
     // --refresh: what state holds is read from libvirt first (pending operations of the killed run are settled).
     const r = await stack.pulumi([command, "--yes", "--skip-preview", "--refresh"], { allowFail: true, label: `fault ${side} re-run ${command}` });
     converged = r.code === 0;
+    // What a failed re-run said, for the report: its error lines.
+    if (!converged) failures.push(`${r.stdout}\n${r.stderr}`.split("\n").filter((l) => /error|fail/i.test(l)).slice(-6).join(" | "));
   }
   const expected = await expectedInLibvirt();
   const found = leftovers(prefix);
@@ -120,7 +150,7 @@ async function trial(side: "daemon" | "client", command: "up" | "destroy", windo
   let previewEmpty = true;
   if (command === "up") previewEmpty = (await stack.pulumi(["preview", "--expect-no-changes"], { allowFail: true })).code === 0;
   else previewEmpty = expected.count === 0;
-  const t = { side, command, delayMs, atKill, reruns, converged, orphans, dangling, previewEmpty, locks };
+  const t: Trial = { side, command, delayMs, atKill, reruns, converged, orphans, dangling, previewEmpty, locks, checkpointRestored, ...(failures.length ? { failures } : {}) };
   trials.push(t);
   return t;
 }
@@ -169,7 +199,8 @@ for (const side of ["daemon", "client"] as const) {
     const midway = mine.filter((t) => t.atKill > 0 && t.atKill < 7).length; // 6 objects and the pool's directory
     console.log(`${side}: ${mine.length} trials (${midway} killed with part of the program made), ${mine.filter((t) => t.converged).length} converged, ` +
       `${mine.filter((t) => t.reruns === 1).length} on the first re-run, orphans ${mine.reduce((n, t) => n + t.orphans.length, 0)}, ` +
-      `dangling ${mine.reduce((n, t) => n + t.dangling.length, 0)}, non-empty previews ${mine.filter((t) => !t.previewEmpty).length}, stale locks removed ${mine.reduce((n, t) => n + t.locks, 0)}`);
+      `dangling ${mine.reduce((n, t) => n + t.dangling.length, 0)}, non-empty previews ${mine.filter((t) => !t.previewEmpty).length}, stale locks removed ${mine.reduce((n, t) => n + t.locks, 0)}, ` +
+      `checkpoints cut short by the kill and restored from Pulumi's .bak ${mine.filter((t) => t.checkpointRestored).length}`);
     expect(failed).toEqual([]);
   });
 }
