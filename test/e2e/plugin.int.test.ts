@@ -3,7 +3,8 @@
  * adopting what virsh made. One object of each kind (pool, volume, network, running domain) is
  * made with virsh, `pulumi import` adopts all four and writes their program, whose preview is
  * then empty; the adopted domain takes a live change; the `import` resource option adopts a
- * fifth object; destroy removes them all. (The dynamic resources cannot be imported at all:
+ * fifth object; a DomainSnapshot of the domain is made, described anew in place and reverted;
+ * destroy removes them all. (The dynamic resources cannot be imported at all:
  * engine.int.test.ts shows how they fail.)
  */
 import * as fs from "node:fs";
@@ -135,12 +136,49 @@ test("the `import` resource option adopts an object the program describes", asyn
   await stack.pulumi(["preview", "--expect-no-changes"]);
 });
 
+test("a DomainSnapshot of the adopted domain: made, its description changed in place, a new revertTrigger reverts (checked with virsh)", async () => {
+  const program = fs.readFileSync(path.join(work, "Pulumi.yaml"), "utf8");
+  const snapshot = (extra: string) => `${program}  snap:
+    type: libvirt:index:DomainSnapshot
+    properties:
+      domain: ${ids.vm}
+      name: s1
+${extra}`;
+  const xml = () => virsh("snapshot-dumpxml", `${prefix}-vm`, "s1");
+  const created = () => /<creationTime>(\d+)<\/creationTime>/.exec(xml())![1];
+
+  fs.writeFileSync(path.join(work, "Pulumi.yaml"), snapshot("      description: first\n"));
+  expect(summaryOf(await stack.json(["up", "--yes", "--skip-preview"]))).toMatchObject({ create: 1 });
+  expect(virsh("snapshot-list", `${prefix}-vm`, "--name").trim()).toBe("s1");
+  expect(xml()).toContain("<description>first</description>");
+  expect(xml()).toContain("<state>running</state>");
+  const madeAt = created();
+  await stack.pulumi(["preview", "--expect-no-changes"]);
+
+  fs.writeFileSync(path.join(work, "Pulumi.yaml"), snapshot("      description: second\n"));
+  expect(summaryOf(await stack.json(["up", "--yes", "--skip-preview"]))).toMatchObject({ update: 1 });
+  expect(xml()).toContain("<description>second</description>");
+  expect(created()).toBe(madeAt); // changed in place, not made again
+  await stack.pulumi(["preview", "--expect-no-changes"]);
+
+  // A revert of a running snapshot resumes the guest in a new QEMU process: same uuid, new domain id.
+  const idBefore = virsh("domid", `${prefix}-vm`).trim();
+  fs.writeFileSync(path.join(work, "Pulumi.yaml"), snapshot("      description: second\n      revertTrigger: r1\n"));
+  expect(summaryOf(await stack.json(["up", "--yes", "--skip-preview"]))).toMatchObject({ update: 1 });
+  expect(virsh("domstate", `${prefix}-vm`).trim()).toBe("running");
+  expect(virsh("domid", `${prefix}-vm`).trim()).not.toBe(idBefore);
+  expect(virsh("domuuid", `${prefix}-vm`).trim()).toBe(ids.vm);
+  expect(virsh("snapshot-current", `${prefix}-vm`, "--name").trim()).toBe("s1");
+  expect(created()).toBe(madeAt);
+  await stack.pulumi(["preview", "--expect-no-changes"]);
+});
+
 test("destroy (after unprotecting what import protected) removes everything", async () => {
   await stack.pulumi(["state", "unprotect", "--all", "--yes"]);
   const destroy = await stack.json(["destroy", "--yes", "--skip-preview"]);
   stack.destroyed = true;
   const deleted = [...opsOf(destroy)].filter(([urn, op]) => op === "delete" && urn.includes("::libvirt:index:")).map(([urn]) => urn.split("::").pop());
-  expect(deleted.sort()).toEqual(["disk", "net", "net2", "pool", "vm"]);
+  expect(deleted.sort()).toEqual(["disk", "net", "net2", "pool", "snap", "vm"]);
   // The pool's directory stays: virsh built it, not this stack (builtByProvider false), and a
   // provider removes only storage it made. It is empty, and the test removes it.
   const dir = `${IMAGES}/${prefix}-pool`;
