@@ -74,7 +74,8 @@ function reporter(ctx: Context, dom: DomainRef, what: string): () => Promise<voi
     const s = job?.stats;
     if (!s || typeof s.data_total !== "number" || typeof s.data_remaining !== "number") return;
     const done = s.data_total - s.data_remaining;
-    progress(`${what}: migrated ${formatSize(done)} of ${formatSize(s.data_total)} (memory still to copy ${formatSize(Number(s.memory_remaining ?? 0))})`);
+    const rate = typeof s.memory_bps === "number" ? `, ${formatSize(s.memory_bps)}/s` : "";
+    progress(`${what}: migrated ${formatSize(done)} of ${formatSize(s.data_total)}, ${formatSize(s.data_remaining)} remaining${rate}`);
   };
 }
 
