@@ -31,9 +31,8 @@ afterAll(async () => {
   virshQuiet("net-destroy", net);
   virshQuiet("net-undefine", net);
   for (const v of (() => { try { return volNames(); } catch { return []; } })()) virshQuiet("vol-delete", "--pool", pool, v);
-  virshQuiet("pool-destroy", pool);
-  virshQuiet("pool-delete", pool);
-  virshQuiet("pool-undefine", pool);
+  virshQuiet("pool-destroy", pool); // transient (pool-create-as): destroying it removes it
+  rmSync(`/var/lib/libvirt/images/${pool}`, { recursive: true, force: true });
   rmSync(journal, { recursive: true, force: true });
   delete nodeEnv.PULUMI_LIBVIRT_JOURNAL_DIR;
   await closeProviderConnections();
