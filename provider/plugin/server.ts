@@ -220,5 +220,18 @@ export async function serve(): Promise<grpc.Server> {
   server.addService(provrpc.ResourceProviderService, providerService());
   const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   process.stdout.write(`${port}\n`);
+  exitWithEngine();
   return server;
+}
+
+/**
+ * The engine starts plugins in their own process group and, when it is killed, never tells
+ * them: without this a killed `pulumi` leaves the plugin serving forever. Re-parented means the
+ * engine is gone.
+ */
+function exitWithEngine(): void {
+  const engine = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== engine) process.exit(0);
+  }, 1000).unref();
 }

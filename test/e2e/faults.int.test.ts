@@ -9,7 +9,8 @@
  *
  * After each trial: the command converges within two re-runs; nothing with the stack's prefix
  * is in libvirt that state does not hold (orphans), nothing in state is missing from libvirt
- * (dangling), and after an up the next preview is empty. The figures are printed at the end.
+ * (dangling), after an up the next preview is empty, and no plugin process of the killed run is
+ * left running. The figures are printed at the end.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -92,6 +93,20 @@ function restoreCutCheckpoint(): boolean {
   }
 }
 
+/** Plugin processes of this sandbox still running (a killed engine's plugins must exit on their own). */
+async function pluginsLeft(): Promise<number> {
+  const mine = () => fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e)).filter((pid) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmd.includes(sandbox.root) && cmd.includes("pulumi-resource-libvirt") && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).length;
+  for (let i = 0; i < 50 && mine() > 0; i++) await sleep(100); // they check every second
+  return mine();
+}
+
 /** libvirt objects as leftovers() names them, for each resource state holds. */
 async function expectedInLibvirt(): Promise<{ names: Set<string>; count: number }> {
   const names = new Set<string>();
@@ -106,7 +121,7 @@ async function expectedInLibvirt(): Promise<{ names: Set<string>; count: number 
   return { names, count: resources.length };
 }
 
-interface Trial { side: string; command: string; delayMs: number; atKill: number; reruns: number; converged: boolean; orphans: string[]; dangling: string[]; previewEmpty: boolean; locks: number; checkpointRestored: boolean; failures?: string[] }
+interface Trial { side: string; command: string; delayMs: number; atKill: number; reruns: number; converged: boolean; orphans: string[]; dangling: string[]; previewEmpty: boolean; locks: number; checkpointRestored: boolean; pluginsLeft: number; failures?: string[] }
 const trials: Trial[] = [];
 
 async function trial(side: "daemon" | "client", command: "up" | "destroy", windowMs: number): Promise<Trial> {
@@ -150,7 +165,7 @@ async function trial(side: "daemon" | "client", command: "up" | "destroy", windo
   let previewEmpty = true;
   if (command === "up") previewEmpty = (await stack.pulumi(["preview", "--expect-no-changes"], { allowFail: true })).code === 0;
   else previewEmpty = expected.count === 0;
-  const t: Trial = { side, command, delayMs, atKill, reruns, converged, orphans, dangling, previewEmpty, locks, checkpointRestored, ...(failures.length ? { failures } : {}) };
+  const t: Trial = { side, command, delayMs, atKill, reruns, converged, orphans, dangling, previewEmpty, locks, checkpointRestored, pluginsLeft: await pluginsLeft(), ...(failures.length ? { failures } : {}) };
   trials.push(t);
   return t;
 }
@@ -188,19 +203,20 @@ test("the program comes up and goes away cleanly when nothing fails (the timing 
 });
 
 for (const side of ["daemon", "client"] as const) {
-  test(`${side} killed at random points: every trial converges within two re-runs, no orphans, no dangling entries, empty preview`, async () => {
+  test(`${side} killed at random points: every trial converges within two re-runs, no orphans, no dangling entries, empty preview, no plugin left running`, async () => {
     const failed: Trial[] = [];
     for (let i = 0; i < TRIALS; i++) {
       const command = i % 2 === 0 ? "up" : "destroy";
       const t = await trial(side, command, command === "up" ? upMs : destroyMs);
-      if (!t.converged || t.orphans.length || t.dangling.length || !t.previewEmpty) failed.push(t);
+      if (!t.converged || t.orphans.length || t.dangling.length || !t.previewEmpty || t.pluginsLeft) failed.push(t);
     }
     const mine = trials.filter((t) => t.side === side);
     const midway = mine.filter((t) => t.atKill > 0 && t.atKill < 7).length; // 6 objects and the pool's directory
     console.log(`${side}: ${mine.length} trials (${midway} killed with part of the program made), ${mine.filter((t) => t.converged).length} converged, ` +
       `${mine.filter((t) => t.reruns === 1).length} on the first re-run, orphans ${mine.reduce((n, t) => n + t.orphans.length, 0)}, ` +
       `dangling ${mine.reduce((n, t) => n + t.dangling.length, 0)}, non-empty previews ${mine.filter((t) => !t.previewEmpty).length}, stale locks removed ${mine.reduce((n, t) => n + t.locks, 0)}, ` +
-      `checkpoints cut short by the kill and restored from Pulumi's .bak ${mine.filter((t) => t.checkpointRestored).length}`);
+      `checkpoints cut short by the kill and restored from Pulumi's .bak ${mine.filter((t) => t.checkpointRestored).length}, ` +
+      `plugin processes left ${mine.reduce((n, t) => n + t.pluginsLeft, 0)}`);
     expect(failed).toEqual([]);
   });
 }
