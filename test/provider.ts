@@ -83,4 +83,6 @@ export async function closeProviderConnections(): Promise<void> {
   // jest wraps node:module; its prototype is Node's own, whose createRequire shares Node's cache.
   const nativeRequire = Object.getPrototypeOf(require("node:module")).createRequire(__filename);
   await nativeRequire("../bin/provider/index.js").closeAll();
+  // So is the uri configure() set: the next test file starts from no configuration.
+  nativeRequire("../bin/provider/core/connections.js").setConfiguredUri(undefined);
 }

@@ -8,12 +8,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeProviderConnections } from "../../test/provider";
-import { uniqueName, virsh, virshQuiet } from "../../test/util";
+import { TEST_URI, uniqueName, virsh, virshQuiet } from "../../test/util";
 
 // The module instance the plugin server uses (Node's own require, outside jest's registry).
 const nativeRequire = Object.getPrototypeOf(require("node:module")).createRequire(__filename);
 const { resourceProvider } = nativeRequire("../../bin/provider/index.js");
 const { settled } = nativeRequire("../../bin/provider/core/creating.js");
+const { setConfiguredUri } = nativeRequire("../../bin/provider/core/connections.js");
 const nodeEnv: NodeJS.ProcessEnv = nativeRequire("node:process").env; // jest's process.env is a copy
 
 const journal = mkdtempSync(join(tmpdir(), "plt-journal-"));
@@ -23,6 +24,9 @@ const urn = (kind: string, name: string) => `urn:pulumi:test::creating::libvirt:
 const volNames = () => virsh("vol-list", pool).split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
 
 beforeAll(() => {
+  // That module instance outlives test files (jest runs them in one process): a provider another
+  // file configured must not decide where these creates go.
+  setConfiguredUri(TEST_URI);
   nodeEnv.PULUMI_LIBVIRT_JOURNAL_DIR = journal;
   virsh("pool-create-as", pool, "dir", "--target", `/var/lib/libvirt/images/${pool}`, "--build");
 });
