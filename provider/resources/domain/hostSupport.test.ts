@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { featureSupport, localBlkioWeight, unsupportedInputs } from "./hostSupport";
+import { featureSupport, localBlkioWeight, offersKvm, unsupportedInputs } from "./hostSupport";
 import type { DomainInputs } from "./inputs";
 
 /** Trimmed from `virsh domcapabilities` / `virsh capabilities` on Debian bookworm (QEMU 7.2). */
@@ -21,6 +21,15 @@ const caps = (pages2m: number) => `<capabilities><host><topology><cells num='1'>
 </cell></cells></topology></host></capabilities>`;
 
 const MiB = 1024 ** 2;
+
+test("KVM is offered where the capabilities list a kvm domain type for the arch", async () => {
+  const guests = `<capabilities><guest><arch name='x86_64'><domain type='qemu'/><domain type='kvm'/></arch></guest>
+    <guest><arch name='i686'><domain type='qemu'/></arch></guest></capabilities>`;
+  expect(await offersKvm(guests)).toBe(true);
+  expect(await offersKvm(guests, "x86_64")).toBe(true);
+  expect(await offersKvm(guests, "i686")).toBe(false);
+  expect(await offersKvm("<capabilities><guest><arch name='x86_64'><domain type='qemu'/></arch></guest></capabilities>")).toBe(false);
+});
 const inputs = (extra: Partial<DomainInputs>) => ({ name: "vm", memory: 256 * MiB, vcpus: 1, disks: [], interfaces: [], ...extra }) as unknown as DomainInputs;
 
 test("the host facts come from libvirt's capability reports", async () => {

@@ -1,6 +1,6 @@
 /**
- * Inputs the host cannot honour, found before anything is defined: UEFI firmware, secure boot,
- * emulated TPMs and huge pages, from libvirt's own capability reports (so remote hosts are
+ * Inputs the host cannot honour, found before anything is defined: KVM, UEFI firmware, secure
+ * boot, emulated TPMs and huge pages, from libvirt's own capability reports (so remote hosts are
  * checked the same way). blkio weights need the host's cgroup to offer a weight file (the bfq
  * or cfq scheduler), which libvirt does not report: on a local host we look ourselves, the way
  * libvirt's cgroup layer does; on a remote one the start's error is translated instead
@@ -44,6 +44,14 @@ export async function featureSupport(domcapsXml: string, capsXml: string): Promi
     tpmEmulator: attr(tpm, "supported") === "yes" && values(tpm, "backendModel").includes("emulator"),
     hugepageBytes,
   };
+}
+
+/** Whether the host's capabilities list a kvm domain type (for arch, or any guest arch when unset). */
+export async function offersKvm(capsXml: string, arch?: string): Promise<boolean> {
+  const caps = await parseRoot(capsXml, "capabilities");
+  return children(caps, "guest").map((g) => child(g, "arch"))
+    .filter((a) => !arch || attr(a, "name") === arch)
+    .some((a) => children(a, "domain").some((d) => attr(d, "type") === "kvm"));
 }
 
 const BLKIO_FIX = "on the host load bfq and select it (modprobe bfq; echo bfq > /sys/block/<disk>/queue/scheduler), or remove blkioWeight";
@@ -91,12 +99,15 @@ const isLocal = (uri: string) => {
 
 /** Refuse, before anything is defined, inputs the host cannot honour. */
 export async function assertHostSupports(ctx: Context, inputs: DomainInputs, type: "kvm" | "qemu"): Promise<void> {
-  if (inputs.firmware !== "efi" && !inputs.tpm && !inputs.hugepages && inputs.blkioWeight === undefined) return;
-  const [domcaps, caps, hostName] = await Promise.all([
-    ctx.retry(() => ctx.lv.getDomainCapabilities({ arch: inputs.arch, machine: inputs.machine, virttype: type })),
-    ctx.retry(() => ctx.lv.getCapabilities()),
-    ctx.retry(() => ctx.lv.getHostname()),
-  ]);
+  const features = inputs.firmware === "efi" || !!inputs.tpm || !!inputs.hugepages || inputs.blkioWeight !== undefined;
+  if (type !== "kvm" && !features) return;
+  const [caps, hostName] = await Promise.all([ctx.retry(() => ctx.lv.getCapabilities()), ctx.retry(() => ctx.lv.getHostname())]);
+  // Checked first: without KVM, libvirt refuses even the domain capabilities query for it.
+  if (type === "kvm" && !(await offersKvm(caps, inputs.arch))) {
+    throw new Error(`type: kvm needs KVM acceleration, and libvirt on ${hostName} offers none${inputs.arch ? ` for ${inputs.arch}` : ""}; enable it on the host (the kvm module, /dev/kvm), or use type: "qemu"`);
+  }
+  if (!features) return;
+  const domcaps = await ctx.retry(() => ctx.lv.getDomainCapabilities({ arch: inputs.arch, machine: inputs.machine, virttype: type }));
   const support = { ...(await featureSupport(domcaps, caps)), blkioWeight: isLocal(ctx.uri) ? localBlkioWeight() : undefined };
   const failures = unsupportedInputs(inputs, support, hostName);
   if (failures.length) throw new Error(failures.join("; "));
