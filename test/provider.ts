@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { providerShim } from "../sdk/shim";
 import { closeAll } from "../provider/core/connections";
+import { noteCall } from "./rows";
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const requireFromString: (code: string) => any = require("require-from-string");
@@ -33,7 +34,17 @@ export async function revive(kind: string, config: Record<string, string> = {}):
   const { text } = await pulumi.runtime.serializeFunction(() => shim, { allowSecrets: true });
   const provider = requireFromString(text).handler();
   await provider.configure({ config: { get: (k: string) => config[k] } });
-  const call = (method: string) => (...args: unknown[]) => provider[method](...args.map(asHostValue));
+  const call = (method: string) => async (...args: unknown[]) => {
+    const hostArgs = args.map(asHostValue);
+    try {
+      const result = await provider[method](...hostArgs);
+      noteCall(kind, method, hostArgs, result);
+      return result;
+    } catch (e) {
+      noteCall(kind, method, hostArgs, undefined, e);
+      throw e;
+    }
+  };
   return {
     check: call("check"), diff: call("diff"), create: call("create"), read: call("read"), update: call("update"), delete: call("delete"),
   } as Revived;

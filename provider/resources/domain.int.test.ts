@@ -17,6 +17,7 @@ import { domainFields } from "./domain";
 import { checked, closeProviderConnections, revive, Revived } from "../../test/provider";
 import { TEST_URI, uniqueName, virsh } from "../../test/util";
 import { Console, poll } from "../../test/console";
+import { rowTest } from "../../test/rows";
 import { createNetwork } from "../../test/network";
 
 const RUN = uniqueName("dom");
@@ -132,7 +133,6 @@ function qemuImg(path: string, format: "raw" | "qcow2", size: string): void {
   execFileSync("qemu-img", ["create", "-q", "-f", format, path, size]);
 }
 
-/** Does the test guest's initramfs have the balloon driver (needed to see a live memory change)? */
 beforeAll(async () => {
   // PULUMI_LIBVIRT_TEST_GUEST_DIR: a guest built elsewhere (e.g. with more kernel modules).
   GUEST = process.env.PULUMI_LIBVIRT_TEST_GUEST_DIR
@@ -305,7 +305,7 @@ test("every field-table row: diff replaces for name, type and uri only, and upda
   }
 }, 120_000);
 
-test("provider-only rows (effect none) update without touching libvirt", async () => {
+rowTest("provider-only rows (effect none) update without touching libvirt", { Domain: "none" }, async () => {
   const alt = alternatives();
   const before = inactiveXml(R);
   const id = vsh("domid", R).trim();
@@ -346,7 +346,7 @@ function support(row: string): "run" | "define" | "refused" {
   return !fact || fact.has() ? "run" : "refused";
 }
 
-test("restart rows: with allowRestart false only the definition changes; with allowRestart true the guest restarts into it", async () => {
+rowTest("restart rows: with allowRestart false only the definition changes; with allowRestart true the guest restarts into it", { Domain: "restart" }, async () => {
   const alt = alternatives();
   const rows = Object.keys(domainFields).filter((k) => (domainFields as any)[k].effect === "restart");
   rows.push("memtune.hardLimit");
@@ -411,7 +411,7 @@ function isDeepEqual(a: unknown, b: unknown): boolean {
 
 // ---- live changes on g1 ---------------------------------------------------------------------
 
-test("memory and vCPUs change live, without a restart: seen by libvirt and inside the guest", async () => {
+rowTest("memory and vCPUs change live, without a restart: seen by libvirt and inside the guest", { Domain: ["memory", "vcpus"] }, async () => {
   const pid = qemuPid(G1);
   const id = vsh("domid", G1).trim();
   const mark = g1Console.mark();
@@ -499,7 +499,7 @@ test("host-dependent inputs at create: applied where the host can, refused befor
   }
 }, 300_000);
 
-test("description and autostart change live", async () => {
+rowTest("description and autostart change live", { Domain: ["description", "autostart"] }, async () => {
   const pid = qemuPid(G1);
   await change(g1, { description: "web server, live", autostart: true });
   expect((await liveDef(G1)).description).toBe("web server, live");
@@ -511,7 +511,7 @@ test("description and autostart change live", async () => {
   expect(qemuPid(G1)).toBe(pid);
 }, 120_000);
 
-test("disk hotplug: a virtio disk is attached live (the guest sees it) and detached live", async () => {
+rowTest("disk hotplug: a virtio disk is attached live (the guest sees it) and detached live", { Domain: ["disks"] }, async () => {
   const pid = qemuPid(G1);
   qemuImg(`${DIR}/g1-hot.qcow2`, "qcow2", "32M");
   const mark = g1Console.mark();
@@ -529,7 +529,7 @@ test("disk hotplug: a virtio disk is attached live (the guest sees it) and detac
   expect(existsSync(`${DIR}/g1-hot.qcow2`)).toBe(true);
 }, 240_000);
 
-test("NIC hotplug: a second interface is attached live, gets a lease, and is detached live", async () => {
+rowTest("NIC hotplug: a second interface is attached live, gets a lease, and is detached live", { Domain: ["interfaces"] }, async () => {
   const pid = qemuPid(G1);
   const mark = g1Console.mark();
   await change(g1, { interfaces: [{ network: NET }, { network: NET }] });
@@ -590,7 +590,7 @@ test("restart changes on a booted guest wait for allowRestart, then it shuts dow
   await change(g1, { allowRestart: undefined });
 }, 300_000);
 
-test("state: running -> paused -> running -> shutoff (graceful) -> running", async () => {
+rowTest("state: running -> paused -> running -> shutoff (graceful) -> running", { Domain: ["state"] }, async () => {
   await change(g1, { state: "paused" });
   expect(domState(G1)).toMatch(/^paused/);
   expect(g1.outs.status).toBe("paused");
@@ -691,6 +691,34 @@ test("delete shuts the guest down gracefully, then undefines it; its files stay"
   for (const f of ["g1-cidata.iso", "g1-hot.qcow2", "g1-other.iso", "g1-console.log"]) expect(existsSync(`${DIR}/${f}`)).toBe(true);
   // Deleting what is gone is fine.
   await p.delete(g1.id, g1.outs);
+}, 180_000);
+
+rowTest("replacements: a new name makes a second VM before the first goes; a new type deletes the VM first and makes it again, or is refused, naming type, where the host has no KVM", { Domain: ["name", "type"] }, async () => {
+  const base = { name: `${RUN}-rep`, type: "qemu", machine: "pc", memory: "64MiB", boot: ["hd"], shutdownTimeoutSeconds: 0 };
+  const first = await create(base);
+  const renamed = await checked(p, { ...base, name: `${RUN}-rep2` }, first.inputs);
+  expect(await p.diff(first.id, first.outs, renamed)).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: false });
+  domains.add(renamed.name);
+  // The engine's order for a create-before-delete replacement: both exist for a moment.
+  const second = await p.create(renamed);
+  expect([exists(base.name), exists(renamed.name)]).toEqual([true, true]);
+  await p.delete(first.id, first.outs);
+  expect([exists(base.name), vsh("domuuid", renamed.name).trim()]).toEqual([false, second.id]);
+  expect(second.id).not.toBe(first.id);
+
+  const retyped = await checked(p, { ...base, name: renamed.name, type: "kvm" }, renamed);
+  expect(await p.diff(second.id, second.outs, retyped)).toMatchObject({ changes: true, replaces: ["type"], deleteBeforeReplace: true });
+  await p.delete(second.id, second.outs);
+  expect(exists(renamed.name)).toBe(false);
+  if (/<domain type='kvm'/.test(vsh("capabilities"))) {
+    const third = await p.create(retyped);
+    expect(inactiveXml(renamed.name)).toMatch(/^<domain type='kvm'/);
+    expect(third.id).not.toBe(second.id);
+    await p.delete(third.id, third.outs);
+  } else {
+    await expect(p.create(retyped)).rejects.toThrow(/^.*type: kvm needs KVM acceleration.*use type: "qemu"/);
+  }
+  expect(exists(renamed.name)).toBe(false);
 }, 180_000);
 
 // ---- many at once, and a failed start --------------------------------------------------------

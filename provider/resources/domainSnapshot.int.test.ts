@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { checked, closeProviderConnections, expectNoDiff, expectUpdate, failureFor, Managed, revive, Revived } from "../../test/provider";
+import { rowTest } from "../../test/rows";
 import { TEST_URI, uniqueName, virsh, virshQuiet, waitFor } from "../../test/util";
 
 const RUN = uniqueName("snap");
@@ -14,6 +15,7 @@ const DIR = `/var/lib/libvirt/images/${RUN}`;
 const VM = `${RUN}-vm`;
 const OFF = `${RUN}-off`;
 const RAW = `${RUN}-raw`;
+const OFF2 = `${RUN}-off2`;
 const CONSOLE = `${DIR}/vm-console.log`;
 let p: Revived;
 let guest = "";
@@ -58,13 +60,14 @@ beforeAll(async () => {
   defineDomain(VM, `${DIR}/vm.qcow2`, "qcow2", true);
   defineDomain(OFF, `${DIR}/off.qcow2`, "qcow2", false);
   defineDomain(RAW, `${DIR}/raw.img`, "raw", false);
+  defineDomain(OFF2, `${DIR}/off2.qcow2`, "qcow2", false);
   virsh("start", VM);
   await uptimeAfter(0);
   p = await revive("DomainSnapshot", { "libvirt:uri": TEST_URI });
 }, 300_000);
 
 afterAll(async () => {
-  for (const name of [VM, OFF, RAW]) {
+  for (const name of [VM, OFF, RAW, OFF2]) {
     virshQuiet("destroy", name);
     virshQuiet("undefine", name, "--snapshots-metadata");
   }
@@ -108,7 +111,7 @@ test("a second snapshot has the first as its parent and becomes current", async 
   expect((await p.read(s1.id, s1.outs)).props.current).toBe(false);
 }, 180_000);
 
-test("a new description is redefined in place: same creation time, s2 still current", async () => {
+rowTest("a new description is redefined in place: same creation time, s2 still current", { DomainSnapshot: ["description"] }, async () => {
   const before = /<creationTime>\d+<\/creationTime>/.exec(dumpxml(VM, "s1"))![0];
   await expectUpdate(p, s1, { description: "a <new> & better text" });
   const xml = dumpxml(VM, "s1");
@@ -119,7 +122,7 @@ test("a new description is redefined in place: same creation time, s2 still curr
   expect(dumpxml(VM, "s1")).not.toContain("<description>");
 }, 120_000);
 
-test("a new revertTrigger reverts the running guest: its clock goes back to the snapshot's, the domain runs on, same uuid", async () => {
+rowTest("a new revertTrigger reverts the running guest: its clock goes back to the snapshot's, the domain runs on, same uuid", { DomainSnapshot: ["revertTrigger"] }, async () => {
   await waitFor(async () => (await uptimeAfter(console_().length)) >= uptimeAtS1 + 20, "the guest to run on past the snapshot", 120_000);
   const uuidBefore = virsh("domuuid", VM).trim();
   const mark = console_().length;
@@ -152,13 +155,37 @@ test("deleting a snapshot keeps its child (libvirt reparents it); deleting behin
   await p.delete(s2.id, s2.outs);
 }, 180_000);
 
-test("deleteChildren deletes the snapshots taken after it too", async () => {
-  const a = await create({ domain: VM, name: "a", deleteChildren: true });
+rowTest("deleteChildren and timeoutSeconds change nothing in libvirt; deleteChildren then deletes the snapshots taken after it too", { DomainSnapshot: ["deleteChildren", "timeoutSeconds"] }, async () => {
+  const a = await create({ domain: VM, name: "a" });
+  const before = dumpxml(VM, "a");
+  await expectUpdate(p, a, { deleteChildren: true, timeoutSeconds: 200 });
+  expect(dumpxml(VM, "a")).toBe(before);
   await create({ domain: VM, name: "b" });
   expect(snapshots(VM)).toEqual(["a", "b"]);
   await p.delete(a.id, a.outs);
   expect(snapshots(VM)).toEqual([]);
 }, 240_000);
+
+rowTest("replacements: a new name or domain makes the new snapshot before the old one goes; memory: true on a shut-off domain is refused, naming memory", { DomainSnapshot: ["name", "domain", "memory"] }, async () => {
+  let cur = await create({ domain: OFF, name: "n1" });
+  const replace = async (patch: Record<string, unknown>, field: string) => {
+    const next = await checked(p, { ...cur.inputs, ...patch }, cur.inputs);
+    expect(await p.diff(cur.id, cur.outs, next)).toEqual({ changes: true, replaces: [field], deleteBeforeReplace: false });
+    const made = await p.create(next);
+    await p.delete(cur.id, cur.outs);
+    cur = { id: made.id, inputs: next, outs: made.outs };
+  };
+  await replace({ name: "n2" }, "name");
+  expect(snapshots(OFF)).toEqual(["n2"]);
+  await replace({ domain: OFF2 }, "domain");
+  expect([snapshots(OFF), snapshots(OFF2), cur.id]).toEqual([[], ["n2"], `${virsh("domuuid", OFF2).trim()}/n2`]);
+  const next = await checked(p, { ...cur.inputs, name: "n3", memory: true }, cur.inputs);
+  expect((await p.diff(cur.id, cur.outs, next)).replaces).toEqual(["name", "memory"]);
+  await expect(p.create(next)).rejects.toThrow(/memory: true needs the domain running/);
+  expect(snapshots(OFF2)).toEqual(["n2"]);
+  await p.delete(cur.id, cur.outs);
+  expect(snapshots(OFF2)).toEqual([]);
+}, 180_000);
 
 test("import: a snapshot virsh made, read by '<domain name>/<snapshot>', previews empty", async () => {
   virsh("snapshot-create-as", VM, "made-by-virsh", "--description", "from virsh");

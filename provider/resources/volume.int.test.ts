@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { checked, closeProviderConnections, failureFor, revive, Revived } from "../../test/provider";
+import { rowTest } from "../../test/rows";
 import { uniqueName, virsh, virshQuiet } from "../../test/util";
 
 const IMAGES = "/var/lib/libvirt/images";
@@ -138,7 +139,7 @@ describe("blank volumes", () => {
 });
 
 describe("capacity", () => {
-  test("growing a raw volume resizes in place and keeps the data", async () => {
+  rowTest("growing a raw volume resizes in place and keeps the data", { Volume: ["capacity"] }, async () => {
     const src = tmpFile("grow.raw", DATA);
     const { id, outs, inputs } = await create({ pool, name: "grow.raw", source: { path: src }, capacity: "2MiB" });
     expect(volCapacity(id)).toBe(2 * MiB);
@@ -152,7 +153,7 @@ describe("capacity", () => {
     expect(await p.diff(id, u.outs, next)).toEqual({ changes: false });
   });
 
-  test("growing a qcow2 volume grows its virtual size and keeps the data", async () => {
+  rowTest("growing a qcow2 volume grows its virtual size and keeps the data", { Volume: ["capacity"] }, async () => {
     const img = qcow2Of("grow.qcow2", DATA, "16M");
     const { id, outs, inputs } = await create({ pool, name: "grow.qcow2", source: { path: img } });
     expect(outs.capacity).toBe(16 * MiB);
@@ -201,37 +202,73 @@ describe("refresh after out-of-band changes", () => {
 });
 
 describe("replacements", () => {
-  test("every replacing field: diff returns replaces with it", async () => {
-    const src = tmpFile("repl.raw", DATA);
-    const news = { pool, name: "repl.raw", source: { path: src } };
-    const { id, outs } = await create(news);
-    const cases: [string, Record<string, unknown>, boolean][] = [
-      ["source", { ...news, source: { path: tmpFile("repl2.raw", DATA) } }, true],
-      ["source", { ...news, source: { path: src, sha256: sha(DATA) } }, true],
-      ["source", { ...news, source: { url: `${base}/repl.raw` } }, true],
-      ["format", { ...news, format: "qcow2" }, true],
-      ["name", { ...news, name: "other.raw" }, false],
-      ["pool", { ...news, pool: "elsewhere" }, false],
-      ["uri", { ...news, uri: "qemu+ssh://root@192.0.2.1/system" }, false],
-    ];
-    for (const [field, next, deleteFirst] of cases) {
-      expect(await p.diff(id, outs, await checked(p, next))).toEqual({ changes: true, replaces: [field], deleteBeforeReplace: deleteFirst });
+  /** The volume a test replaces step by step, as the engine does: delete first only where the diff says so. */
+  type Current = { id: string; outs: any; inputs: any };
+  async function replaced(cur: Current, news: Record<string, unknown>, field: string, deleteFirst: boolean): Promise<Current> {
+    const next = await checked(p, news, cur.inputs);
+    expect([field, await p.diff(cur.id, cur.outs, next)]).toEqual([field, { changes: true, replaces: [field], deleteBeforeReplace: deleteFirst }]);
+    if (deleteFirst) await p.delete(cur.id, cur.outs);
+    const made = await p.create(next);
+    if (!deleteFirst) {
+      expect([field, existsSync(cur.id)]).toEqual([field, true]);
+      await p.delete(cur.id, cur.outs);
     }
+    if (made.id !== cur.id) expect([field, existsSync(cur.id)]).toEqual([field, false]);
+    return { id: made.id, outs: made.outs, inputs: next };
+  }
+
+  rowTest("source, format, name and pool: each makes the new volume (the old one deleted first where the two would collide); qemu-img sees the new content", { Volume: ["source", "format", "name", "pool"] }, async () => {
+    const other = makePool(uniqueName("vol2"));
+    const data2 = randomBytes(64 * 1024);
+    tmpFile("repl.raw", DATA);
+    let cur = await create({ pool, name: "repl.raw", source: { path: tmpFile("repl2.raw", data2) } });
+    cur = await replaced(cur, { pool, name: "repl.raw", source: { url: `${base}/repl.raw` } }, "source", true);
+    expect(guestBytes(cur.id, DATA.length).equals(DATA)).toBe(true);
+    cur = await replaced(cur, { pool, name: "repl.raw", source: { url: `${base}/repl.raw`, sha256: sha(DATA) } }, "source", true);
+    expect(guestBytes(cur.id, DATA.length).equals(DATA)).toBe(true);
+
+    let blank = await create({ pool, name: "repl-blank", format: "raw", capacity: "1MiB" });
+    blank = await replaced(blank, { pool, name: "repl-blank", format: "qcow2", capacity: "1MiB" }, "format", true);
+    expect(qemuInfo(blank.id)).toMatchObject({ format: "qcow2", "virtual-size": MiB });
+    blank = await replaced(blank, { pool, name: "repl-renamed", format: "qcow2", capacity: "1MiB" }, "name", false);
+    expect(volNames(pool)).toContain("repl-renamed");
+    expect(volNames(pool)).not.toContain("repl-blank");
+    blank = await replaced(blank, { pool: other, name: "repl-renamed", format: "qcow2", capacity: "1MiB" }, "pool", false);
+    expect([volNames(other), volNames(pool).includes("repl-renamed")]).toEqual([["repl-renamed"], false]);
+    for (const x of [cur, blank]) await p.delete(x.id, x.outs);
   });
 
-  test("backingStore and cloneOf: a different base or original replaces", async () => {
-    const img = qcow2Of("repl-base.qcow2", DATA, "16M");
-    const b = await create({ pool, name: "repl-base.qcow2", source: { path: img } });
-    const o = await create({ pool, name: "repl-overlay.qcow2", backingStore: { volume: b.outs.key } });
-    expect((await p.diff(o.id, o.outs, await checked(p, { pool, name: "repl-overlay.qcow2", backingStore: { volume: "/elsewhere.qcow2" } }))).replaces).toEqual(["backingStore"]);
-    const c = await create({ pool, name: "repl-clone.qcow2", cloneOf: b.outs.key });
-    expect((await p.diff(c.id, c.outs, await checked(p, { pool, name: "repl-clone.qcow2", cloneOf: "/elsewhere.qcow2" }))).replaces).toEqual(["cloneOf"]);
-    for (const x of [o, c, b]) await p.delete(x.id, x.outs);
+  rowTest("backingStore and cloneOf: a different base or original makes the volume again on it", { Volume: ["backingStore", "cloneOf"] }, async () => {
+    const data2 = randomBytes(128 * 1024);
+    const b = await create({ pool, name: "repl-base.qcow2", source: { path: qcow2Of("repl-base.qcow2", DATA, "16M") } });
+    const b2 = await create({ pool, name: "repl-base2.qcow2", source: { path: qcow2Of("repl-base2.qcow2", data2, "16M") } });
+    let o = await create({ pool, name: "repl-overlay.qcow2", backingStore: { volume: b.outs.key } });
+    o = await replaced(o, { pool, name: "repl-overlay.qcow2", backingStore: { volume: b2.outs.key } }, "backingStore", true);
+    expect(qemuInfo(o.id)["backing-filename"]).toBe(b2.outs.path);
+    expect(guestBytes(o.id, data2.length).equals(data2)).toBe(true);
+    let c = await create({ pool, name: "repl-clone.qcow2", cloneOf: b.outs.key });
+    c = await replaced(c, { pool, name: "repl-clone.qcow2", cloneOf: b2.outs.key }, "cloneOf", true);
+    expect(guestBytes(c.id, data2.length).equals(data2)).toBe(true);
+    expect(qemuInfo(c.id)["backing-filename"]).toBeUndefined();
+    for (const x of [o, c, b, b2]) await p.delete(x.id, x.outs);
+  });
+});
+
+describe("provider-side rows", () => {
+  rowTest("allocation and timeoutSeconds after create: an update changes nothing in libvirt or on disk", { Volume: ["allocation", "timeoutSeconds"] }, async () => {
+    const { id, outs, inputs } = await create({ pool, name: "side.raw", format: "raw", capacity: "1MiB" });
+    const [xml, bytes] = [virsh("vol-dumpxml", id), sha(readFileSync(id))];
+    const next = await checked(p, { pool, name: "side.raw", format: "raw", capacity: "1MiB", allocation: "1MiB", timeoutSeconds: 30 }, inputs);
+    expect(await p.diff(id, outs, next)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    const u = await p.update(id, outs, next);
+    expect([virsh("vol-dumpxml", id), sha(readFileSync(id))]).toEqual([xml, bytes]);
+    expect(await p.diff(id, u.outs, next)).toEqual({ changes: false });
+    await p.delete(id, u.outs);
   });
 });
 
 describe("permissions", () => {
-  test("changing a value is refused by check; adding one the file already has is accepted by update", async () => {
+  rowTest("changing a value is refused by check; adding one the file already has is accepted by update", { Volume: ["permissions"] }, async () => {
     const news = { pool, name: "perm.raw", format: "raw", capacity: "1MiB", permissions: { mode: "0600" } };
     const { id, outs, inputs } = await create(news);
     const reason = await failureFor(p, { ...news, permissions: { mode: "0644" } }, "permissions", inputs);

@@ -13,6 +13,7 @@ import { Console, poll } from "../../../test/console";
 import { createNetwork } from "../../../test/network";
 import { SecondHost, startSecondHost } from "../../../test/migration/host";
 import { TEST_URI, uniqueName, virsh, virshQuiet } from "../../../test/util";
+import { rowTest } from "../../../test/rows";
 
 const RUN = uniqueName("mig");
 const DIR = `/var/lib/libvirt/images/${RUN}`;
@@ -76,7 +77,7 @@ test("check names the field and the accepted values; without migration a new uri
 
 let vm: Managed;
 
-test("live: the guest moves to the other host while it runs: its clock keeps counting, its lease renews there, the old host forgets it", async () => {
+rowTest("live: the guest moves to the other host while it runs: its clock keeps counting, its lease renews there, the old host forgets it", { Domain: ["uri"] }, async () => {
   const inputs = await checked(p, { ...base(), uri: TEST_URI, migration: { mode: "live" } });
   const { id, outs } = await p.create(inputs);
   vm = { id, inputs, outs };
