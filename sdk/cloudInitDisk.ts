@@ -19,7 +19,7 @@ export interface CloudInitDisk extends OutputsOf<CloudInitDiskInputs & CloudInit
 export class CloudInitDisk extends pulumi.dynamic.Resource {
   constructor(name: string, args: CloudInitDiskArgs, opts?: pulumi.CustomResourceOptions) {
     const outputs: Record<keyof CloudInitDiskOutputs, undefined> = { volumeName: undefined, key: undefined, path: undefined, size: undefined, sha256: undefined };
-    const props = resourceProps(cloudInitDiskFields, outputs, { ...args, name: args.name ?? name, userData: args.userData === undefined ? undefined : pulumi.secret(args.userData) });
+    const props = resourceProps(cloudInitDiskFields, outputs, { ...args, name: args.name ?? name });
     super(providerShim("CloudInitDisk"), name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: secretFields(cloudInitDiskFields) }), "libvirt", "CloudInitDisk");
   }
 }

@@ -37,7 +37,7 @@ export class Domain extends pulumi.dynamic.Resource {
       uuid: undefined, domainId: undefined, status: undefined, macs: undefined, interfaceAddresses: undefined,
       ipAddress: undefined, graphicsPort: undefined, consolePath: undefined, pendingRestart: undefined,
     };
-    // The graphics password stays secret in state and output.
+    // The graphics password stays secret in state and output (its input too: resourceProps).
     const secret = { additionalSecretOutputs: secretFields(domainFields) };
     super(providerShim("Domain"), name, resourceProps(domainFields, outputs, { ...args, name: args.name ?? name }), pulumi.mergeOptions(opts, secret), "libvirt", "Domain");
   }
