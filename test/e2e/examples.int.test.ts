@@ -152,6 +152,10 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
   for (const step of edits) {
     const what = [step.dir && `${path.relative(REPO, step.dir)}/`, step.config && `config ${JSON.stringify(step.config)}`].filter(Boolean).join(" + ");
     const apply = async (s: Stack) => {
+      const argv = (c: string[]) => c.map((a) => expand(a, vars));
+      for (const c of step.before) await run(argv(c)[0], argv(c).slice(1), { env: sandbox.env, label: `before ${step.name}: ${c.join(" ")}` });
+      const output = async (c: string[]) => (await run(argv(c)[0], argv(c).slice(1), { env: sandbox.env, label: c.join(" ") })).stdout;
+      const unchangedBefore = await Promise.all(step.unchanged.map(output));
       if (step.dir) expect(applyStep(step.dir, work).length).toBeGreaterThan(0);
       for (const [k, v] of Object.entries(configOf(step.config))) await s.pulumi(["config", "set", k, v]);
       atLeast(`${step.name} preview`, summaryOf(await s.json(["preview"])), step.expect);
@@ -159,6 +163,7 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
       const idsBefore = domains.map((d) => virsh("domid", d).trim());
       atLeast(`${step.name} up`, summaryOf(await s.json(["up", "--yes", "--skip-preview"], { env: TRANSPILE_ONLY })), step.expect);
       expect(domains.map((d) => `${d}: ${virsh("domid", d).trim()}`)).toEqual(domains.map((d, i) => `${d}: ${idsBefore[i]}`));
+      expect(await Promise.all(step.unchanged.map(output))).toEqual(unchangedBefore);
       for (const c of step.checks) {
         const [cmd, ...args] = c.command.map((a) => expand(a, vars));
         await eventually(cmd, args, new RegExp(c.match));

@@ -381,6 +381,10 @@ export interface StepSpec {
   knownIssue?: KnownIssue;
   /** Domains (names may use placeholders) whose `virsh domid` must be the same after the step: changed live, not restarted. */
   sameDomainId?: string[];
+  /** Commands run before the step's edit (argv, placeholders replaced): e.g. data written into a volume that the step must keep. */
+  before?: string[][];
+  /** Commands whose stdout must be the same before and after the step (a dnsmasq pid: no network restart). */
+  unchanged?: string[][];
   /** Commands whose stdout must come to match `match` (a regex) within 90 s after the step's up. */
   checks?: StepCheck[];
   /** Logical resource name -> outputs it must have after the step (a subset, compared as JSON). */
@@ -441,6 +445,8 @@ export interface Step {
   expect: Record<string, number>;
   knownIssue?: KnownIssue;
   sameDomainId: string[];
+  before: string[][];
+  unchanged: string[][];
   checks: StepCheck[];
   outputs: Record<string, Record<string, unknown>>;
   previewSays?: string;
@@ -464,6 +470,8 @@ export function steps(p: Program, spec: E2eSpec): Step[] {
       expect: st.expect ?? { update: 1, replace: 1 },
       knownIssue: st.knownIssue,
       sameDomainId: st.sameDomainId ?? [],
+      before: st.before ?? [],
+      unchanged: st.unchanged ?? [],
       checks: st.checks ?? [],
       outputs: st.outputs ?? {},
       previewSays: st.previewSays,
