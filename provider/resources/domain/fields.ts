@@ -21,6 +21,8 @@ import { migrate, replacesOnNewHost } from "./migrate";
 export interface Target {
   dom: DomainRef;
   running?: DomainDef;
+  /** Its persistent definition (XML) before this update (running only): a restart that cannot start the new one goes back to it. */
+  definedBefore?: string;
 }
 
 type Step = (c: Change<DomainInputs, Target>, running: DomainDef) => Promise<void | typeof DEFERRED>;

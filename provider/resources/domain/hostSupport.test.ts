@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { featureSupport, localBlkioWeight, offersKvm, unsupportedInputs } from "./hostSupport";
+import { explainStartFailure, featureSupport, localBlkioWeight, offersKvm, unsupportedInputs } from "./hostSupport";
 import type { DomainInputs } from "./inputs";
 
 /** Trimmed from `virsh domcapabilities` / `virsh capabilities` on Debian bookworm (QEMU 7.2). */
@@ -80,4 +80,15 @@ describe("localBlkioWeight looks for the files libvirt's cgroup layer writes", (
     expect(localBlkioWeight(root)).toBe(true);
   });
   test("no cgroup tree at all: no", () => expect(localBlkioWeight(join(root, "absent"))).toBe(false));
+});
+
+test("start failures libvirt words in its own terms are explained in the input's, others pass through", () => {
+  // libvirt 9.0 under a daemon without CAP_SYS_RESOURCE (a container), and on a host without bfq/cfq.
+  const memlock = new Error("internal error: Process exited prior to exec: libvirt:  error : cannot limit locked memory of process 4037 to 1073741824: Operation not permitted");
+  expect((explainStartFailure(memlock, inputs({ memtune: { hardLimit: 2 ** 30 } })) as Error).message).toMatch(/^memtune\.hardLimit: .*cannot limit locked memory.*CAP_SYS_RESOURCE.*remove memtune\.hardLimit$/);
+  expect(explainStartFailure(memlock, inputs({}))).toBe(memlock);
+  const blkio = new Error("unsupported configuration: blkio weight is not supported without the bfq or cfq I/O scheduler");
+  expect((explainStartFailure(blkio, inputs({ blkioWeight: 300 })) as Error).message).toMatch(/^blkioWeight: .*modprobe bfq/);
+  const other = new Error("Cannot access storage file");
+  expect(explainStartFailure(other, inputs({ blkioWeight: 300, memtune: { hardLimit: 1 } }))).toBe(other);
 });

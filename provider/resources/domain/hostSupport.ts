@@ -119,5 +119,9 @@ export function explainStartFailure(e: unknown, inputs: DomainInputs): unknown {
   if (inputs.blkioWeight !== undefined && /blkio.*weight.*(bfq|cfq)/i.test(message)) {
     return new Error(`blkioWeight: the host's block devices do not use the bfq or cfq I/O scheduler, which libvirt needs to apply a weight (${message}); ${BLKIO_FIX}`);
   }
+  // A hard limit also caps the guest's locked memory, which only a daemon with CAP_SYS_RESOURCE may set.
+  if (inputs.memtune?.hardLimit !== undefined && /cannot limit locked memory/i.test(message)) {
+    return new Error(`memtune.hardLimit: libvirt could not cap the guest's locked memory (${message}); its daemon lacks CAP_SYS_RESOURCE, as in many containers: run libvirtd with that capability, or remove memtune.hardLimit`);
+  }
   return e;
 }

@@ -135,7 +135,8 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
     // A saved guest to be running again is restored first, as it was saved; the live steps
     // below then bring it to the new inputs.
     if ((news.state === "running" || news.state === "paused") && (await isSaved(ctx, dom))) await start(ctx, dom, news.state === "paused");
-    const defined = await parse(ctx, dom, DomainXmlFlags.INACTIVE);
+    const definedBefore = await ctx.lv.domainGetXmlDesc(dom, DomainXmlFlags.INACTIVE | DomainXmlFlags.SECURE);
+    const defined = (await domainFromXml(definedBefore)).def;
     const limits = await ceilings(ctx, news, { maxMemory: defined.maxMemory!, maxVcpus: defined.maxVcpus! });
     // The definition always takes the whole desired state; the live steps bring the guest along.
     await ctx.retry(async () => ctx.lv.domainDefineXml(await definitionXml(news, type, limits, id)));
@@ -143,7 +144,7 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
     if (!isRunning(now)) return { dom };
     // A guest to be resumed is resumed first: unplugging a device needs its cooperation.
     if (now === DomainState.PAUSED && news.state === "running") await ctx.lv.domainResume(dom);
-    return { dom, running: await parse(ctx, dom) };
+    return { dom, running: await parse(ctx, dom), definedBefore };
   },
 
   restart: {
@@ -153,9 +154,18 @@ export const domain: ResourceSpec<DomainInputs, DomainOutputs, Target> = {
       const [running, defined, host] = await Promise.all([parse(ctx, dom), parse(ctx, dom, DomainXmlFlags.INACTIVE), hostFacts(ctx.lv)]);
       return pendingFields(running, defined, host);
     },
-    async run(ctx, { dom }, news) {
+    async run(ctx, { dom, definedBefore }, news) {
       await stop(ctx, dom, news);
-      await start(ctx, dom, news.state === "paused").catch((e) => Promise.reject(explainStartFailure(e, news)));
+      try {
+        await start(ctx, dom, news.state === "paused");
+      } catch (e) {
+        const why = explainStartFailure(e, news);
+        if (!definedBefore) throw why;
+        // It ran before this update: a definition it cannot start with must not leave it off.
+        await ctx.retry(() => ctx.lv.domainDefineXml(definedBefore));
+        await start(ctx, dom, news.state === "paused");
+        throw new Error(`${why instanceof Error ? why.message : String(why)}; it was started again with its previous definition, and this update was not applied`);
+      }
     },
   },
 
