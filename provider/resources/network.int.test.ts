@@ -97,6 +97,16 @@ function usedPrefixes(): Set<string> {
   return used;
 }
 
+/** A random 198.18.x or 198.19.x (benchmarking space, RFC 2544) with no route on this host or in a libvirt network now. */
+function freeRouteNet(): string {
+  const routes = require("node:child_process").execFileSync("ip", ["-4", "route", "show", "table", "all"], { encoding: "utf8" })
+    + virsh("net-list", "--all", "--name").split("\n").map((s) => s.trim()).filter(Boolean).map((n) => { try { return virsh("net-dumpxml", "--inactive", n); } catch { return ""; } }).join("\n");
+  for (;;) {
+    const net = `198.${18 + Math.floor(Math.random() * 2)}.${Math.floor(Math.random() * 256)}`;
+    if (!routes.includes(`${net}.`)) return net;
+  }
+}
+
 /** A random 10.x.y (x 64..254) nobody uses now; a clash with a network started meanwhile is retried by createNet. */
 function pickSubnet(): string {
   const used = usedPrefixes();
@@ -172,7 +182,7 @@ describe("an isolated network with every field", () => {
       dnsHosts: [{ ip: `${net}.50`, hostnames: ["a", `b.${domain}`] }],
       dnsTxt: [{ name: "t1", value: "v1" }],
       dnsSrv: [{ service: "http", protocol: "tcp", target: `web.${domain}`, port: 80 }],
-      routes: [{ destination: `198.18.${Math.floor(Math.random() * 256)}.0/24`, gateway: `${net}.2` }],
+      routes: [{ destination: `${freeRouteNet()}.0/24`, gateway: `${net}.2` }],
       autostart: false,
     }));
   });
@@ -268,6 +278,8 @@ describe("an isolated network with every field", () => {
   });
 
   describe("restart fields: definition only, then applied by an allowed restart", () => {
+    const routeNets = [freeRouteNet(), ""];
+    do routeNets[1] = freeRouteNet(); while (routeNets[1] === routeNets[0]);
     /** [field, value while restarts are not allowed, value with allowRestart: true, text in the XML for each] */
     const rows: [string, (m: Made) => unknown, (m: Made) => unknown, (m: Made, v: 1 | 2) => string][] = [
       ["bridge", () => ({ name: bridge, stp: true }), () => ({ name: bridge, stp: false, delay: 2 }), (_m, v) => (v === 1 ? `stp='on'` : `stp='off' delay='2'`)],
@@ -276,7 +288,7 @@ describe("an isolated network with every field", () => {
       ["ipv4", (m) => ({ address: `${m.net}.1/24`, dhcpRanges: [{ start: `${m.net}.150`, end: `${m.net}.159` }] }), (m) => ({ address: `${m.net}.1/24`, dhcpRanges: [{ start: `${m.net}.160`, end: `${m.net}.169` }] }), (m, v) => `<range start='${m.net}.1${v === 1 ? 5 : 6}0'`],
       ["ipv6", () => ({ address: `${v6}::1/64`, dhcpRanges: [{ start: `${v6}::300`, end: `${v6}::3ff` }] }), () => ({ address: `${v6}::1/64`, dhcpRanges: [{ start: `${v6}::200`, end: `${v6}::2ff` }] }), (_m, v) => `<range start='${v6}::${v === 1 ? 3 : 2}00'`],
       ["dns", () => ({ forwarders: ["127.0.0.2"] }), () => ({ forwarders: ["127.0.0.3", "::1"] }), (_m, v) => (v === 1 ? "<forwarder addr='127.0.0.2'/>" : "<forwarder addr='::1'/>")],
-      ["routes", (m) => [{ destination: "198.19.1.0/24", gateway: `${m.net}.3` }], (m) => [{ destination: "198.19.2.0/24", gateway: `${m.net}.4` }], (_m, v) => `<route address='198.19.${v}.0'`],
+      ["routes", (m) => [{ destination: `${routeNets[0]}.0/24`, gateway: `${m.net}.3` }], (m) => [{ destination: `${routeNets[1]}.0/24`, gateway: `${m.net}.4` }], (_m, v) => `<route address='${routeNets[v - 1]}.0'`],
     ];
 
     rowTest("bridge, mtu, domain, ipv4, ipv6, dns and routes, one after another", { Network: ["bridge", "mtu", "domain", "ipv4", "ipv6", "dns", "routes"] }, async () => {

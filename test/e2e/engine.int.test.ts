@@ -7,6 +7,7 @@
  *  - the `id` resource option (a read-only "external" resource): what it reads, that destroy keeps the object;
  *  - adoption: the `import` resource option and `pulumi import` both fail for dynamic resources (pinned);
  *  - a symlinked `file:` install (two copies of @pulumi/pulumi in one program) still registers correctly;
+ *  - a VM whose start failed, finished by the next `pulumi up`;
  *  - a TypeScript program on @pulumi/pulumi 3.139.0, the floor of the dependency range (floor/);
  *  - the Automation API, inline and local programs (automation/).
  *
@@ -234,6 +235,25 @@ test("a TypeScript program on @pulumi/pulumi 3.139.0 (the range's floor): one co
   await stack.json(["destroy", "--yes", "--skip-preview"], { env });
   stack.destroyed = true;
   expect(leftovers(prefix)).toEqual([]);
+});
+
+test("a VM whose start failed is in the state as created; the next up with the input fixed starts that same VM", async () => {
+  const guest = (await run("bash", [path.join(REPO, "test", "guest", "build.sh")], { label: "test guest" })).stdout.trim().split("\n").pop()!;
+  const { stack, prefix } = await newStack("failed-start", { guestDir: guest });
+  await stack.pulumi(["config", "set", "kernel", `${IMAGES}/${prefix}-no-such-vmlinuz`]);
+  const failed = await stack.pulumi(["up", "--yes", "--skip-preview"], { allowFail: true });
+  expect([failed.code, (failed.stdout + failed.stderr).includes(`${prefix}-no-such-vmlinuz`)]).toEqual([1, true]);
+  expect(virsh("domstate", `${prefix}-vm`).trim()).toBe("shut off");
+  const uuid = virsh("domuuid", `${prefix}-vm`).trim();
+  const recorded = (await stack.resources()).find((r) => r.urn.endsWith("::vm"));
+  expect({ id: recorded.id, initErrors: recorded.initErrors?.length }).toEqual({ id: uuid, initErrors: 1 });
+
+  await stack.pulumi(["config", "set", "kernel", `${guest}/vmlinuz`]);
+  expect(summaryOf(await stack.json(["up", "--yes", "--skip-preview"]))).toMatchObject({ update: 1 });
+  expect([virsh("domuuid", `${prefix}-vm`).trim(), virsh("domstate", `${prefix}-vm`).trim()]).toEqual([uuid, "running"]);
+  expect(await stack.outputs()).toMatchObject({ status: "running" });
+  await stack.pulumi(["preview", "--expect-no-changes"]);
+  await destroyClean(stack, prefix);
 });
 
 describe("the Automation API (LocalWorkspace)", () => {
