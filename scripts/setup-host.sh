@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils  # the hypervisor
   dnsmasq-base iptables                                             # libvirt networks (DHCP, NAT)
+  iproute2                                                          # ip: host bridges and routes in tests (not in minimal images)
   lvm2                                                              # logical storage pools
   busybox-static                                                    # the test guest (test/guest)
   genisoimage util-linux                                            # isoinfo/blkid cross-check our ISO writer

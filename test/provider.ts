@@ -75,6 +75,15 @@ export async function expectNoDiff(p: Revived, m: Managed): Promise<void> {
   expect(await p.diff(m.id, r.props, m.inputs)).toEqual({ changes: false });
 }
 
+/** A create as `pulumi up` runs it: check, create, then no diff right after nor after a refresh. */
+export async function created(p: Revived, raw: any): Promise<Managed> {
+  const inputs = await checked(p, raw);
+  const { id, outs } = await p.create(inputs);
+  const m = { id, inputs, outs };
+  await expectNoDiff(p, m);
+  return m;
+}
+
 /** An update as `pulumi up` runs it: check, a diff that is an update (no replacement), update, no diff after. */
 export async function expectUpdate(p: Revived, m: Managed, patch: Record<string, unknown>): Promise<void> {
   const inputs = await checked(p, { ...m.inputs, ...patch }, m.inputs);

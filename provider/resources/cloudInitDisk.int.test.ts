@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { Console } from "../../test/console";
-import { checked, closeProviderConnections, expectNoDiff, failureFor, Managed, revive, Revived } from "../../test/provider";
+import { checked, closeProviderConnections, created, expectNoDiff, failureFor, Managed, revive, Revived } from "../../test/provider";
 import { rowTest } from "../../test/rows";
 import { TEST_URI, uniqueName, virsh, virshQuiet } from "../../test/util";
 
@@ -45,13 +45,7 @@ afterAll(async () => {
   await closeProviderConnections();
 }, 120_000);
 
-async function create(raw: Record<string, unknown>): Promise<Managed> {
-  const inputs = await checked(seeds, raw);
-  const { id, outs } = await seeds.create(inputs);
-  const m = { id, inputs, outs };
-  await expectNoDiff(seeds, m);
-  return m;
-}
+const create = (raw: Record<string, unknown>) => created(seeds, raw);
 
 /** A replacement as the engine runs one here (create before delete): both seeds exist for a moment. */
 async function replaced(cur: Managed, patch: Record<string, unknown>, field: string): Promise<Managed> {

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { checked, closeProviderConnections, expectNoDiff, expectUpdate, failureFor, Managed, revive, Revived } from "../../test/provider";
+import { checked, closeProviderConnections, created, expectUpdate, failureFor, Managed, revive, Revived } from "../../test/provider";
 import { rowTest } from "../../test/rows";
 import { TEST_URI, uniqueName, virsh, virshQuiet, waitFor } from "../../test/util";
 
@@ -45,14 +45,7 @@ function defineDomain(name: string, disk: string, format: "qcow2" | "raw", boot:
   virsh("define", file);
 }
 
-/** Create as the engine does, and require no diff right after, nor after a refresh. */
-async function create(raw: Record<string, unknown>): Promise<Managed> {
-  const inputs = await checked(p, raw);
-  const { id, outs } = await p.create(inputs);
-  const m = { id, inputs, outs };
-  await expectNoDiff(p, m);
-  return m;
-}
+const create = (raw: Record<string, unknown>) => created(p, raw);
 
 beforeAll(async () => {
   guest = execFileSync("bash", [`${__dirname}/../../test/guest/build.sh`], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n").pop()!;

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { SecondHost, startSecondHost } from "../../test/migration/host";
-import { checked, closeProviderConnections, expectNoDiff, Managed, revive, Revived } from "../../test/provider";
+import { checked, closeProviderConnections, created, expectNoDiff, Managed, revive, Revived } from "../../test/provider";
 import { rowTest } from "../../test/rows";
 import { TEST_URI, uniqueName, virsh, virshQuiet } from "../../test/util";
 
@@ -57,14 +57,6 @@ afterAll(async () => {
   await closeProviderConnections();
 }, 120_000);
 
-async function create(r: Revived, raw: Record<string, unknown>): Promise<Managed> {
-  const inputs = await checked(r, raw);
-  const { id, outs } = await r.create(inputs);
-  const m = { id, inputs, outs };
-  await expectNoDiff(r, m);
-  return m;
-}
-
 /** The same inputs on the other host: the diff replaces for uri alone and keeps the old object until the new one exists. */
 async function onOtherHost(r: Revived, cur: Managed): Promise<Managed> {
   const next = await checked(r, { ...cur.inputs, uri: h.uri }, cur.inputs);
@@ -81,13 +73,13 @@ rowTest("a new uri makes the pool, its volume and seed, a network and a snapshot
   const pool = `${RUN}-pool`;
   // The same path on each host, a different directory (localDir is private to the second host).
   const path = `${h.localDir}/${RUN}`;
-  const pool1 = await create(p.StoragePool, { name: pool, type: "dir", target: { path }, uri: TEST_URI });
-  const vol1 = await create(p.Volume, { pool, name: "vol.qcow2", capacity: "1MiB", uri: TEST_URI });
-  const seed1 = await create(p.CloudInitDisk, { pool, name: "seed", userData: "#cloud-config\n", uri: TEST_URI });
-  const net1 = await create(p.Network, { name: `${RUN}-net`, mode: "bridge", bridge: { name: BRIDGE }, uri: TEST_URI });
+  const pool1 = await created(p.StoragePool, { name: pool, type: "dir", target: { path }, uri: TEST_URI });
+  const vol1 = await created(p.Volume, { pool, name: "vol.qcow2", capacity: "1MiB", uri: TEST_URI });
+  const seed1 = await created(p.CloudInitDisk, { pool, name: "seed", userData: "#cloud-config\n", uri: TEST_URI });
+  const net1 = await created(p.Network, { name: `${RUN}-net`, mode: "bridge", bridge: { name: BRIDGE }, uri: TEST_URI });
   defineOff((f) => virsh("define", f), `${RUN}-off`, `${DIR}/off-here.qcow2`);
   defineOff((f) => h.virsh("define", f), `${RUN}-off`, `${DIR}/off-there.qcow2`);
-  const snap1 = await create(p.DomainSnapshot, { domain: `${RUN}-off`, name: "s", uri: TEST_URI });
+  const snap1 = await created(p.DomainSnapshot, { domain: `${RUN}-off`, name: "s", uri: TEST_URI });
 
   const pool2 = await onOtherHost(p.StoragePool, pool1);
   const vol2 = await onOtherHost(p.Volume, vol1);
