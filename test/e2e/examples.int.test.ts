@@ -15,6 +15,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { TEST_URI, virsh } from "../util";
+import { startTlsDaemon, TlsDaemon } from "../remote/fixtures";
 import {
   applyStep, ChangeSummary, changeCount, discoverPrograms, E2eSpec, e2ePrefix, eventually, expand, freeOctet, leftovers, opsOf, Program,
   purge, readE2eSpec, REPO, reportTimings, run, Sandbox, Stack, Step, steps, summaryOf, symlinkFarm,
@@ -67,7 +68,9 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
   const prefix = e2ePrefix();
   let stack: Stack | undefined;
   let work: string;
-  /** Placeholder values for e2e.json: ${prefix}, ${uri}, ${octet}, ${prepare}. */
+  let remote: TlsDaemon | undefined;
+  const remoteHost = () => ({ uri: vars.remoteUri, dir: vars.remoteDir });
+  /** Placeholder values for e2e.json: ${prefix}, ${uri}, ${octet}, ${prepare}, ${remoteUri}, ${remoteDir}. */
   const vars: Record<string, string> = { prefix, uri: TEST_URI };
   const configOf = (c: Record<string, string> | undefined) =>
     Object.fromEntries(Object.entries(c ?? {}).map(([k, v]) => [k, expand(v, vars)]));
@@ -103,6 +106,10 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
       vars.prepare = r.stdout.trim().split("\n").pop() ?? "";
     }
     if (JSON.stringify(spec).includes("${octet}")) vars.octet = freeOctet();
+    if (spec!.remoteHost === "tls") {
+      remote = await startTlsDaemon();
+      Object.assign(vars, { remoteUri: remote.tlsUri(), remoteDir: remote.home });
+    }
     const slug = program.name.replace(/[^A-Za-z0-9-]/g, "_");
     work = program.kind === "root" ? symlinkFarm(sandbox, program.dir, slug) : await sandbox.installCopy(program.dir, slug);
     stack = await sandbox.stack(work, { prefix, ...configOf(spec!.config) });
@@ -201,11 +208,19 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
 
   phase("libvirt holds nothing the stack created", async () => {
     expect(leftovers(prefix)).toEqual([]);
+    if (remote) expect(leftovers(prefix, remoteHost())).toEqual([]);
   }, { always: true });
 
   afterAll(async () => {
     // After a failure: let Pulumi delete what it can, then remove the rest by prefix.
     if (stack && !stack.destroyed) await stack.tryDestroy();
     await purge(prefix);
+    if (remote) {
+      // Its qemu processes would outlive the daemon; its objects and files go with its directory.
+      for (const d of leftovers(prefix, remoteHost()).filter((l) => l.startsWith("domain "))) {
+        await run("virsh", ["-c", vars.remoteUri, "destroy", d.slice("domain ".length)], { allowFail: true });
+      }
+      await remote.stop();
+    }
   });
 });

@@ -261,22 +261,27 @@ function names(...args: string[]): string[] {
   return virsh(...args).split("\n").map((s) => s.trim()).filter(Boolean);
 }
 
-/** Everything in libvirt (and under IMAGES) whose name starts with prefix. Empty means nothing leaked. */
-export function leftovers(prefix: string): string[] {
+/**
+ * Everything in libvirt (and under IMAGES) whose name starts with prefix. Empty means nothing leaked.
+ * `host` checks another daemon and its image directory instead (a program's second host).
+ */
+export function leftovers(prefix: string, host: { uri: string; dir: string } = { uri: TEST_URI, dir: IMAGES }): string[] {
+  const list = (...args: string[]) => execFileSync("virsh", ["-q", "-c", host.uri, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+    .split("\n").map((s) => s.trim()).filter(Boolean);
   const found: string[] = [];
-  for (const d of names("list", "--all", "--name")) if (d.startsWith(prefix)) found.push(`domain ${d}`);
-  for (const n of names("net-list", "--all", "--name")) if (n.startsWith(prefix)) found.push(`network ${n}`);
-  for (const p of names("pool-list", "--all", "--name")) {
+  for (const d of list("list", "--all", "--name")) if (d.startsWith(prefix)) found.push(`domain ${d}`);
+  for (const n of list("net-list", "--all", "--name")) if (n.startsWith(prefix)) found.push(`network ${n}`);
+  for (const p of list("pool-list", "--all", "--name")) {
     if (p.startsWith(prefix)) found.push(`pool ${p}`);
     let vols: string[] = [];
     try {
-      vols = names("vol-list", "--pool", p).map((l) => l.split(/\s+/)[0]);
+      vols = list("vol-list", "--pool", p).map((l) => l.split(/\s+/)[0]);
     } catch {
       // inactive pools cannot list volumes
     }
     for (const v of vols) if (v.startsWith(prefix)) found.push(`volume ${p}/${v}`);
   }
-  for (const f of fs.readdirSync(IMAGES)) if (f.startsWith(prefix)) found.push(`file ${IMAGES}/${f}`);
+  for (const f of fs.readdirSync(host.dir)) if (f.startsWith(prefix)) found.push(`file ${host.dir}/${f}`);
   return found;
 }
 
@@ -409,6 +414,12 @@ export interface KnownIssue {
 export interface E2eSpec {
   /** argv run in the repository root before the stack is made; its last stdout line is ${prepare}. */
   prepare?: string[];
+  /**
+   * "tls": the program gets a second host, a libvirtd of its own reached over TLS
+   * (test/remote/fixtures.ts): ${remoteUri} and ${remoteDir} (a directory it may write), checked
+   * for leftovers like this host, stopped at the end.
+   */
+  remoteHost?: "tls";
   /** Extra stack config (values may use placeholders). `prefix` itself is always set. */
   config?: Record<string, string>;
   /** Edits after the first up, in order: step dirs (files copied over the program) and/or config changes. */
