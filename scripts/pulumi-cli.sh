@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Provides the Pulumi CLI (pulumi, pulumi-language-nodejs, pulumi-language-yaml, pulumi-resource-pulumi-nodejs) without needing
-# get.pulumi.com: the Go binaries are built from the Go module proxy, once, and cached.
+# Provides the Pulumi CLI (pulumi, pulumi-language-nodejs, pulumi-language-yaml, pulumi-language-python,
+# pulumi-resource-pulumi-nodejs) without needing get.pulumi.com: the Go binaries are built from the Go module
+# proxy, once, and cached. Beside them: gen-python-sdk (scripts/gen-python-sdk), which writes sdk/python.
 #
 #   PATH="$(bash scripts/pulumi-cli.sh):$PATH"
 #
@@ -38,7 +39,10 @@ if p=$(command -v pulumi) && { command -v pulumi-language-nodejs ||
   exit 0
 fi
 
-have_bin() { [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/pulumi-resource-pulumi-nodejs && -x $bin/pulumi-language-yaml ]]; }
+# Built after the CLI, each by its build_* function below, also into a cache made before it was needed.
+extras=(pulumi-language-yaml pulumi-language-python gen-python-sdk)
+have_cli() { [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/pulumi-resource-pulumi-nodejs ]]; }
+have_bin() { have_cli && for x in "${extras[@]}"; do [[ -x $bin/$x ]] || return 1; done; }
 if have_bin; then echo "$bin"; exit 0; fi
 
 command -v go >/dev/null || { log "Go is required to build the Pulumi CLI (or install pulumi yourself)"; exit 1; }
@@ -81,8 +85,8 @@ copy_replaces() {
 out=$cache/pulumi-$VERSION/bin.partial
 src=$cache/pulumi-$VERSION/src
 
-# A separate module with its own dependency graph; also added to a cache built before it was needed.
-build_yaml() {
+# Each extra is a separate module with its own dependency graph.
+build_pulumi-language-yaml() {
   mkdir -p "$src/yaml" && cd "$src/yaml"
   rm -f go.mod go.sum && go mod init yaml-build >/dev/null 2>&1
   go mod edit -require="$YAML_MOD@$YAML_VER"
@@ -90,10 +94,36 @@ build_yaml() {
   log "building pulumi-language-yaml $YAML_VER"
   build "$VERSION" "$YAML_MOD/cmd/pulumi-language-yaml"
 }
-if [[ -x $bin/pulumi && -x $bin/pulumi-language-nodejs && -x $bin/pulumi-resource-pulumi-nodejs ]]; then
+# The proxy refuses the Python host's own module at v3.248 (github.com/pulumi/pulumi/sdk/python/cmd/
+# pulumi-language-python/v3: 403), so this is sdk/v3 $FALLBACK_SDK's, a package of that module like the
+# Node.js fallback, with its exec shim beside it. It runs programs against a venv's python3 on PATH (it
+# predates runtime.options.virtualenv from the engine); it cannot generate SDKs, hence gen-python-sdk.
+build_pulumi-language-python() {
+  mkdir -p "$src/python" && cd "$src/python"
+  rm -f go.mod go.sum && go mod init python-build >/dev/null 2>&1
+  go mod edit -require=github.com/pulumi/pulumi/sdk/v3@$FALLBACK_SDK
+  copy_replaces github.com/pulumi/pulumi/sdk/v3@$FALLBACK_SDK
+  log "building pulumi-language-python (sdk/v3 $FALLBACK_SDK)"
+  build "$FALLBACK_SDK" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
+  install -m 0755 "$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3@$FALLBACK_SDK)/python/cmd/pulumi-language-python-exec" "$out/"
+}
+# Pulumi's Python code generator at the CLI's version (pkg/v3), behind a small main of ours.
+build_gen-python-sdk() {
+  mkdir -p "$src/gen-python-sdk" && cd "$src/gen-python-sdk"
+  rm -f go.mod go.sum && go mod init gen-python-sdk >/dev/null 2>&1
+  cp "$root/scripts/gen-python-sdk/main.go" .
+  go mod edit -require=github.com/pulumi/pulumi/pkg/v3@$VERSION -require=github.com/pulumi/pulumi/sdk/v3@$VERSION
+  copy_replaces github.com/pulumi/pulumi/pkg/v3@$VERSION
+  log "building gen-python-sdk (pkg/v3 $VERSION)"
+  go build -p "${PULUMI_LIBVIRT_BUILD_JOBS:-2}" -trimpath -ldflags "-s -w" -o "$out/" .
+}
+build_extras() {
+  for x in "${extras[@]}"; do [[ -x $bin/$x ]] || "build_$x"; done
+}
+if have_cli; then
   rm -rf "$out" && mkdir -p "$out" "$src"
-  build_yaml
-  mv "$out/pulumi-language-yaml" "$bin/" && rm -rf "$out"
+  build_extras
+  mv "$out"/* "$bin/" && rm -rf "$out"
   echo "$bin"
   exit 0
 fi
@@ -122,7 +152,7 @@ if [[ ! -x $out/pulumi-language-nodejs ]]; then
   build "$FALLBACK_SDK" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
 fi
 
-build_yaml
+build_extras
 
 # Dynamic providers run as the resource plugin "pulumi-nodejs": a shell shim shipped in the npm package that
 # resolves @pulumi/pulumi from the program directory. The CLI looks for it next to its own binary.

@@ -17,6 +17,7 @@ packages=(
   openssh-server openssh-client netcat-openbsd gnutls-bin           # remote transports: sshd, nc, certtool
   python3-libvirt                                                   # bench/: libvirt's C client as the reference
   ansible                                                           # bench/: community.libvirt as the reference
+  python3-venv                                                      # the Python example's virtualenv (e2e)
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -112,7 +112,8 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
     }
     const slug = program.name.replace(/[^A-Za-z0-9-]/g, "_");
     work = program.kind === "root" ? symlinkFarm(sandbox, program.dir, slug) : await sandbox.installCopy(program.dir, slug);
-    stack = await sandbox.stack(work, { prefix, ...configOf(spec!.config) });
+    const env = fs.existsSync(path.join(work, "requirements.txt")) ? await sandbox.venv(work) : {};
+    stack = await sandbox.stack(work, { prefix, ...configOf(spec!.config) }, env);
   });
 
   phase("preview", async (s) => {

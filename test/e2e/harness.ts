@@ -189,7 +189,7 @@ export class Sandbox {
    */
   async installCopy(src: string, name: string, linkTo = `file:${this.tarball}`): Promise<string> {
     const dest = path.join(this.root, "work", name);
-    fs.cpSync(src, dest, { recursive: true, filter: (f) => !/^(node_modules|bin|step\d+|Pulumi\..+\.yaml)$/.test(path.basename(f)) || f === src });
+    fs.cpSync(src, dest, { recursive: true, filter: (f) => !/^(node_modules|bin|venv|__pycache__|step\d+|Pulumi\..+\.yaml)$/.test(path.basename(f)) || f === src });
     const pkgFile = path.join(dest, "package.json");
     const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8"));
     for (const deps of [pkg.dependencies, pkg.devDependencies]) if (deps?.["pulumi-libvirt"]) deps["pulumi-libvirt"] = linkTo;
@@ -199,10 +199,24 @@ export class Sandbox {
     return dest;
   }
 
-  /** A fresh stack in dir with config (project-scoped keys). */
-  async stack(dir: string, config: Record<string, string>): Promise<Stack> {
+  /**
+   * A Python program's virtualenv: Debian's python3, requirements.txt from PyPI with the Pulumi SDK
+   * pinned to the CLI's version. Returns the environment that puts it first on PATH (the Python
+   * language host this CLI gets runs the python3 it finds there).
+   */
+  async venv(dir: string): Promise<NodeJS.ProcessEnv> {
+    const venv = path.join(dir, "venv");
+    await run("/usr/bin/python3", ["-m", "venv", venv], { cwd: dir, env: this.env, label: `python3 -m venv (${path.basename(dir)})` });
+    const sdk = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).devDependencies["@pulumi/pulumi"];
+    await run(path.join(venv, "bin", "pip"), ["install", "-q", "--disable-pip-version-check", "-r", "requirements.txt", `pulumi==${sdk}`],
+      { cwd: dir, env: this.env, label: `pip install (${path.basename(dir)})` });
+    return { PATH: `${path.join(venv, "bin")}:${this.env.PATH}`, VIRTUAL_ENV: venv };
+  }
+
+  /** A fresh stack in dir with config (project-scoped keys); env is added to every pulumi command's. */
+  async stack(dir: string, config: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<Stack> {
     const name = `e2e-${randomBytes(4).toString("hex")}`;
-    const s = new Stack(this, dir, name);
+    const s = new Stack(this, dir, name, env);
     await run("pulumi", ["stack", "init", name, "--non-interactive"], { cwd: dir, env: this.env, label: `pulumi stack init (${path.basename(dir)})` });
     for (const [k, v] of Object.entries(config)) await s.pulumi(["config", "set", k, v]);
     return s;
@@ -216,11 +230,11 @@ export class Sandbox {
 
 export class Stack {
   destroyed = false;
-  constructor(readonly sandbox: Sandbox, readonly dir: string, readonly name: string) {}
+  constructor(readonly sandbox: Sandbox, readonly dir: string, readonly name: string, readonly env: NodeJS.ProcessEnv = {}) {}
 
   pulumi(args: string[], opts: { allowFail?: boolean; env?: NodeJS.ProcessEnv; label?: string } = {}): Promise<RunResult> {
     return run("pulumi", [...args, "--stack", this.name, "--non-interactive"], {
-      cwd: this.dir, env: { ...this.sandbox.env, ...opts.env }, allowFail: opts.allowFail,
+      cwd: this.dir, env: { ...this.sandbox.env, ...this.env, ...opts.env }, allowFail: opts.allowFail,
       label: opts.label ?? `pulumi ${args.filter((a) => !a.startsWith("-") || a === "--expect-no-changes").join(" ")} (${path.basename(this.dir)})`,
     });
   }
