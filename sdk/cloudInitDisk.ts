@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { secretFields } from "../provider/core/fields";
 import { cloudInitDiskFields, type CloudInitDiskInputs, type CloudInitDiskOutputs } from "../provider/resources/cloudInitDisk";
 import { providerShim } from "./shim";
-import { ArgsOf, OutputsOf, resourceProps } from "./types";
+import { ArgsOf, OutputsOf, registration } from "./types";
 
 export interface CloudInitDiskArgs extends ArgsOf<Omit<CloudInitDiskInputs, "name">> {
   /** Base of the seed volume's name; defaults to the Pulumi resource name. */
@@ -11,6 +10,9 @@ export interface CloudInitDiskArgs extends ArgsOf<Omit<CloudInitDiskInputs, "nam
 
 export interface CloudInitDisk extends OutputsOf<CloudInitDiskInputs & CloudInitDiskOutputs> {}
 
+/** Every output, registered unset so the engine makes it an Output (the type checks none is missing). */
+export const cloudInitDiskOutputs: Record<keyof CloudInitDiskOutputs, undefined> = { volumeName: undefined, key: undefined, path: undefined, size: undefined, sha256: undefined };
+
 /**
  * A cloud-init NoCloud seed disk, built in memory (no mkisofs) and uploaded into a pool.
  * Attach it as a cdrom: `{ device: "cdrom", volume: { pool: seed.pool, name: seed.volumeName } }`.
@@ -18,8 +20,6 @@ export interface CloudInitDisk extends OutputsOf<CloudInitDiskInputs & CloudInit
  */
 export class CloudInitDisk extends pulumi.dynamic.Resource {
   constructor(name: string, args: CloudInitDiskArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputs: Record<keyof CloudInitDiskOutputs, undefined> = { volumeName: undefined, key: undefined, path: undefined, size: undefined, sha256: undefined };
-    const props = resourceProps(cloudInitDiskFields, outputs, { ...args, name: args.name ?? name });
-    super(providerShim("CloudInitDisk"), name, props, pulumi.mergeOptions(opts, { additionalSecretOutputs: secretFields(cloudInitDiskFields) }), "libvirt", "CloudInitDisk");
+    super(providerShim("CloudInitDisk"), name, ...registration(cloudInitDiskFields, cloudInitDiskOutputs, name, args, opts), "libvirt", "CloudInitDisk");
   }
 }

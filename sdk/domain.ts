@@ -1,9 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { secretFields } from "../provider/core/fields";
 import { domainFields, type DomainInputs, type DomainOutputs } from "../provider/resources/domain";
 import type { DiskDef, InterfaceDef } from "../provider/xml/domain";
 import { providerShim } from "./shim";
-import { ArgsOf, DeepInput, OutputsOf, resourceProps } from "./types";
+import { ArgsOf, DeepInput, OutputsOf, registration } from "./types";
 
 type Size = number | string;
 
@@ -23,6 +22,12 @@ export interface DomainArgs extends ArgsOf<Omit<DomainInputs, "name" | "memory" 
 
 export interface Domain extends OutputsOf<DomainInputs & DomainOutputs> {}
 
+/** Every output, registered unset so the engine makes it an Output (the type checks none is missing). */
+export const domainOutputs: Record<keyof DomainOutputs, undefined> = {
+  uuid: undefined, domainId: undefined, status: undefined, macs: undefined, interfaceAddresses: undefined,
+  ipAddress: undefined, graphicsPort: undefined, consolePath: undefined, pendingRestart: undefined,
+};
+
 /**
  * A libvirt domain (virtual machine). Changes libvirt can make to a running guest are made
  * live; others are saved in the definition and applied on a restart you allow (allowRestart).
@@ -33,12 +38,6 @@ export interface Domain extends OutputsOf<DomainInputs & DomainOutputs> {}
  */
 export class Domain extends pulumi.dynamic.Resource {
   constructor(name: string, args: DomainArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputs: Record<keyof DomainOutputs, undefined> = {
-      uuid: undefined, domainId: undefined, status: undefined, macs: undefined, interfaceAddresses: undefined,
-      ipAddress: undefined, graphicsPort: undefined, consolePath: undefined, pendingRestart: undefined,
-    };
-    // The graphics password stays secret in state and output (its input too: resourceProps).
-    const secret = { additionalSecretOutputs: secretFields(domainFields) };
-    super(providerShim("Domain"), name, resourceProps(domainFields, outputs, { ...args, name: args.name ?? name }), pulumi.mergeOptions(opts, secret), "libvirt", "Domain");
+    super(providerShim("Domain"), name, ...registration(domainFields, domainOutputs, name, args, opts), "libvirt", "Domain");
   }
 }

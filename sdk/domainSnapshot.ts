@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { domainSnapshotFields, type DomainSnapshotInputs, type DomainSnapshotOutputs } from "../provider/resources/domainSnapshot";
 import { providerShim } from "./shim";
-import { ArgsOf, OutputsOf, resourceProps } from "./types";
+import { ArgsOf, OutputsOf, registration } from "./types";
 
 export interface DomainSnapshotArgs extends ArgsOf<Omit<DomainSnapshotInputs, "name">> {
   /** The snapshot's name in libvirt; defaults to the Pulumi resource name. */
@@ -9,6 +9,9 @@ export interface DomainSnapshotArgs extends ArgsOf<Omit<DomainSnapshotInputs, "n
 }
 
 export interface DomainSnapshot extends OutputsOf<DomainSnapshotInputs & DomainSnapshotOutputs> {}
+
+/** Every output, registered unset so the engine makes it an Output (the type checks none is missing). */
+export const domainSnapshotOutputs: Record<keyof DomainSnapshotOutputs, undefined> = { domainUuid: undefined, memory: undefined, state: undefined, creationTime: undefined, parent: undefined, current: undefined };
 
 /**
  * An internal snapshot of a domain (its qcow2 disks, and its memory while it runs). Change
@@ -19,7 +22,6 @@ export interface DomainSnapshot extends OutputsOf<DomainSnapshotInputs & DomainS
  */
 export class DomainSnapshot extends pulumi.dynamic.Resource {
   constructor(name: string, args: DomainSnapshotArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputs: Record<keyof DomainSnapshotOutputs, undefined> = { domainUuid: undefined, memory: undefined, state: undefined, creationTime: undefined, parent: undefined, current: undefined };
-    super(providerShim("DomainSnapshot"), name, resourceProps(domainSnapshotFields, outputs, { ...args, name: args.name ?? name }), opts, "libvirt", "DomainSnapshot");
+    super(providerShim("DomainSnapshot"), name, ...registration(domainSnapshotFields, domainSnapshotOutputs, name, args, opts), "libvirt", "DomainSnapshot");
   }
 }

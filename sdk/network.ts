@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { networkFields, type NetworkInputs, type NetworkOutputs } from "../provider/resources/network";
 import { providerShim } from "./shim";
-import { ArgsOf, OutputsOf, resourceProps } from "./types";
+import { ArgsOf, OutputsOf, registration } from "./types";
 
 export interface NetworkArgs extends ArgsOf<Omit<NetworkInputs, "name">> {
   /** The network's name in libvirt; defaults to the Pulumi resource name. */
@@ -9,6 +9,11 @@ export interface NetworkArgs extends ArgsOf<Omit<NetworkInputs, "name">> {
 }
 
 export interface Network extends OutputsOf<NetworkInputs & NetworkOutputs> {}
+
+/** Every output, registered unset so the engine makes it an Output (the type checks none is missing). */
+export const networkOutputs: Record<keyof NetworkOutputs, undefined> = {
+  uuid: undefined, bridgeName: undefined, active: undefined, leases: undefined, pendingRestart: undefined,
+};
 
 /**
  * A libvirt virtual network: NAT, routed, open or isolated (libvirt's own bridge, DHCP and DNS),
@@ -24,9 +29,6 @@ export interface Network extends OutputsOf<NetworkInputs & NetworkOutputs> {}
  */
 export class Network extends pulumi.dynamic.Resource {
   constructor(name: string, args: NetworkArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputs: Record<keyof NetworkOutputs, undefined> = {
-      uuid: undefined, bridgeName: undefined, active: undefined, leases: undefined, pendingRestart: undefined,
-    };
-    super(providerShim("Network"), name, resourceProps(networkFields, outputs, { ...args, name: args.name ?? name }), opts, "libvirt", "Network");
+    super(providerShim("Network"), name, ...registration(networkFields, networkOutputs, name, args, opts), "libvirt", "Network");
   }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { storagePoolFields, type StoragePoolInputs, type StoragePoolOutputs } from "../provider/resources/storagePool";
 import { providerShim } from "./shim";
-import { ArgsOf, OutputsOf, resourceProps } from "./types";
+import { ArgsOf, OutputsOf, registration } from "./types";
 
 export interface StoragePoolArgs extends ArgsOf<Omit<StoragePoolInputs, "name">> {
   /** The pool's name in libvirt; defaults to the Pulumi resource name. */
@@ -9,6 +9,11 @@ export interface StoragePoolArgs extends ArgsOf<Omit<StoragePoolInputs, "name">>
 }
 
 export interface StoragePool extends OutputsOf<StoragePoolInputs & StoragePoolOutputs> {}
+
+/** Every output, registered unset so the engine makes it an Output (the type checks none is missing). */
+export const storagePoolOutputs: Record<keyof StoragePoolOutputs, undefined> = {
+  uuid: undefined, state: undefined, capacity: undefined, allocation: undefined, available: undefined, builtByProvider: undefined,
+};
 
 /**
  * A libvirt storage pool: a directory, filesystem, NFS export, LVM volume group, disk or iSCSI
@@ -18,9 +23,6 @@ export interface StoragePool extends OutputsOf<StoragePoolInputs & StoragePoolOu
  */
 export class StoragePool extends pulumi.dynamic.Resource {
   constructor(name: string, args: StoragePoolArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputs: Record<keyof StoragePoolOutputs, undefined> = {
-      uuid: undefined, state: undefined, capacity: undefined, allocation: undefined, available: undefined, builtByProvider: undefined,
-    };
-    super(providerShim("StoragePool"), name, resourceProps(storagePoolFields, outputs, { ...args, name: args.name ?? name }), opts, "libvirt", "StoragePool");
+    super(providerShim("StoragePool"), name, ...registration(storagePoolFields, storagePoolOutputs, name, args, opts), "libvirt", "StoragePool");
   }
 }

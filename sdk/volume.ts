@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { volumeFields, type VolumeInputs, type VolumeOutputs } from "../provider/resources/volume";
 import { providerShim } from "./shim";
-import { ArgsOf, OutputsOf, resourceProps } from "./types";
+import { ArgsOf, OutputsOf, registration } from "./types";
 
 export interface VolumeArgs extends ArgsOf<Omit<VolumeInputs, "name" | "capacity" | "allocation">> {
   /** The volume's name in its pool (a file name in dir pools); defaults to the Pulumi resource name. */
@@ -14,6 +14,11 @@ export interface VolumeArgs extends ArgsOf<Omit<VolumeInputs, "name" | "capacity
 
 /** Inputs as stored (sizes in bytes) and what libvirt reports. `format` is libvirt's word: "qcow2", "raw", "iso"... */
 export interface Volume extends OutputsOf<Omit<VolumeInputs, "format"> & Omit<VolumeOutputs, "format"> & { format: string }> {}
+
+/** Every output, registered unset so the engine makes it an Output (the type checks none is missing). */
+export const volumeOutputs: Record<keyof VolumeOutputs, undefined> = {
+  key: undefined, path: undefined, capacity: undefined, allocatedBytes: undefined, format: undefined, type: undefined, backingStorePath: undefined,
+};
 
 /**
  * A libvirt storage volume: blank, a copy-on-write overlay (`backingStore`), a full copy
@@ -28,9 +33,6 @@ export interface Volume extends OutputsOf<Omit<VolumeInputs, "format"> & Omit<Vo
  */
 export class Volume extends pulumi.dynamic.Resource {
   constructor(name: string, args: VolumeArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputs: Record<keyof VolumeOutputs, undefined> = {
-      key: undefined, path: undefined, capacity: undefined, allocatedBytes: undefined, format: undefined, type: undefined, backingStorePath: undefined,
-    };
-    super(providerShim("Volume"), name, resourceProps(volumeFields, outputs, { ...args, name: args.name ?? name }), opts, "libvirt", "Volume");
+    super(providerShim("Volume"), name, ...registration(volumeFields, volumeOutputs, name, args, opts), "libvirt", "Volume");
   }
 }
