@@ -6,19 +6,22 @@
  * running domains. Prints medians and ratios; never fails on slowness.
  *
  * Run: `npm run bench:stack` (many minutes: every size runs RUNS times on each side).
- * Environment: BENCH_STACK_SIZES (default "1,5,20"), BENCH_STACK_RUNS (default 3).
+ * Environment: BENCH_STACK_SIZES (default "1,5,20"), BENCH_STACK_RUNS (default 3),
+ * BENCH_STACK_VARIANTS (default "dynamic,plugin": the default classes, and pulumi-libvirt/plugin).
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import type { ProfileLine } from "../provider/core/profile";
 
 const exec = promisify(execFile);
 const REPO = resolve(__dirname, "..", ".."); // run from bin/bench/
 const SIZES = (process.env.BENCH_STACK_SIZES ?? "1,5,20").split(",").map(Number);
 const RUNS = Number(process.env.BENCH_STACK_RUNS ?? 3);
+const VARIANTS = (process.env.BENCH_STACK_VARIANTS ?? "dynamic,plugin").split(",") as Variant[];
 const ANSIBLE_VMS = 3;
 
 function median(xs: number[]): number {
@@ -67,10 +70,12 @@ async function sweep(prefix: string): Promise<void> {
 }
 
 interface Topology { vms: number; volumes: boolean }
+/** Which classes the program uses: the dynamic ones (the default) or the plugin's. */
+type Variant = "dynamic" | "plugin";
 
 /** The generated Pulumi program. */
-function program(t: Topology, guest: string): string {
-  return `import * as libvirt from "pulumi-libvirt";
+function program(t: Topology, guest: string, variant: Variant): string {
+  return `import * as libvirt from "pulumi-libvirt${variant === "plugin" ? "/plugin" : ""}";
 import * as pulumi from "@pulumi/pulumi";
 const prefix = new pulumi.Config().require("prefix");
 const subnet = new pulumi.Config().require("subnet");
@@ -91,14 +96,16 @@ for (let i = 0; i < ${t.vms}; i++) {
 }
 
 /** A stack in a temp dir: its own file backend, pulumi-libvirt and @pulumi linked from the repo. */
-function makeProject(dir: string, t: Topology, guest: string): void {
+function makeProject(dir: string, t: Topology | undefined, guest: string, variant: Variant): void {
   mkdirSync(join(dir, "node_modules"), { recursive: true });
   symlinkSync(REPO, join(dir, "node_modules", "pulumi-libvirt"));
   symlinkSync(join(REPO, "node_modules", "@pulumi"), join(dir, "node_modules", "@pulumi"));
-  writeFileSync(join(dir, "Pulumi.yaml"), "name: bench-stack\nruntime: nodejs\nmain: index.ts\n");
+  const plugin = variant === "plugin" ? `plugins:\n  providers:\n    - name: libvirt\n      path: ${join(REPO, "plugin")}\n` : "";
+  writeFileSync(join(dir, "Pulumi.yaml"), `name: bench-stack\nruntime: nodejs\nmain: index.ts\n${plugin}`);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-stack", version: "0.0.0" }));
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true } }));
-  writeFileSync(join(dir, "index.ts"), program(t, guest));
+  // No topology: an empty program, what every preview pays before the first resource.
+  writeFileSync(join(dir, "index.ts"), t ? program(t, guest, variant) : "export {};\n");
 }
 
 async function pulumiEnv(dir: string): Promise<NodeJS.ProcessEnv> {
@@ -111,21 +118,69 @@ async function pulumiEnv(dir: string): Promise<NodeJS.ProcessEnv> {
 
 type Phases = { up: number; preview: number; noopUp: number; destroy: number };
 
-async function pulumiRun(t: Topology, guest: string, prefix: string, subnet: string): Promise<Phases> {
+/** Where one no-op preview spends its time, from the provider's own profile (provider/core/profile.ts). */
+interface Breakdown {
+  preview: number;
+  /** The same preview without type-checking (PULUMI_NODEJS_TRANSPILE_ONLY=true). */
+  transpileOnly: number;
+  /** From the start of `pulumi preview` to the provider's first call, and its last call to the exit. */
+  beforeFirstCall: number;
+  afterLastCall: number;
+  /** First call's start to last call's end; and the sum of all calls (they overlap). */
+  callSpan: number;
+  callSum: number;
+  processes: number;
+  calls: Record<string, { count: number; medianMs: number; rpcsPerCall: number }>;
+  /** Per process: when it started and when it had loaded pulumi-libvirt, from the start of the preview. */
+  loads: { what: string; started: number; loaded: number }[];
+}
+
+async function breakdown(p: (env: NodeJS.ProcessEnv, ...a: string[]) => Promise<number>, dir: string): Promise<Breakdown> {
+  const file = join(dir, "profile.jsonl");
+  const t0 = Date.now();
+  const preview = await p({ PULUMI_LIBVIRT_PROFILE: file }, "preview", "--expect-no-changes");
+  const t1 = t0 + preview * 1000;
+  const transpileOnly = await p({ PULUMI_NODEJS_TRANSPILE_ONLY: "true" }, "preview", "--expect-no-changes");
+  const all: ProfileLine[] = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const lines = all.filter((l) => l.method !== "load");
+  const loads = all.filter((l) => l.method === "load")
+    .map((l) => ({ what: l.kind, started: (l.start - t0) / 1000, loaded: (l.start + l.ms - t0) / 1000 }));
+  const first = Math.min(...lines.map((l) => l.start));
+  const last = Math.max(...lines.map((l) => l.start + l.ms));
+  const groups = new Map<string, ProfileLine[]>();
+  for (const l of lines) groups.set(`${l.kind}.${l.method}`, [...(groups.get(`${l.kind}.${l.method}`) ?? []), l]);
+  const calls: Breakdown["calls"] = {};
+  for (const [k, ls] of [...groups].sort()) {
+    calls[k] = { count: ls.length, medianMs: median(ls.map((l) => l.ms)), rpcsPerCall: ls.reduce((a, l) => a + l.rpcs, 0) / ls.length };
+  }
+  return {
+    preview, transpileOnly,
+    beforeFirstCall: (first - t0) / 1000, afterLastCall: (t1 - last) / 1000,
+    callSpan: (last - first) / 1000, callSum: lines.reduce((a, l) => a + l.ms, 0) / 1000,
+    processes: new Set(lines.map((l) => l.pid)).size, calls, loads,
+  };
+}
+
+/**
+ * One stack's life: first up, no-op preview, no-op up, destroy. With withBreakdown, a profiled
+ * no-op preview (and one without type-checking) runs between the no-op up and the destroy.
+ */
+async function pulumiRun(t: Topology | undefined, guest: string, prefix: string, subnet: string, variant: Variant, withBreakdown = false): Promise<Phases & { breakdown?: Breakdown }> {
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   try {
-    makeProject(dir, t, guest);
+    makeProject(dir, t, guest, variant);
     const env = await pulumiEnv(dir);
-    const p = (...a: string[]) => timed("pulumi", [...a, "--non-interactive", "--cwd", dir], { env });
-    await p("stack", "init", "bench");
-    await p("config", "set", "prefix", prefix);
-    await p("config", "set", "subnet", subnet);
+    const p = (extra: NodeJS.ProcessEnv, ...a: string[]) => timed("pulumi", [...a, "--non-interactive", "--cwd", dir], { env: { ...env, ...extra } });
+    await p({}, "stack", "init", "bench");
+    await p({}, "config", "set", "prefix", prefix);
+    await p({}, "config", "set", "subnet", subnet);
     try {
-      const up = await p("up", "--yes", "--skip-preview");
-      const preview = await p("preview", "--expect-no-changes");
-      const noopUp = await p("up", "--yes", "--skip-preview", "--expect-no-changes");
-      const destroy = await p("destroy", "--yes", "--skip-preview");
-      return { up, preview, noopUp, destroy };
+      const up = await p({}, "up", "--yes", "--skip-preview");
+      const preview = await p({}, "preview", "--expect-no-changes");
+      const noopUp = await p({}, "up", "--yes", "--skip-preview", "--expect-no-changes");
+      const extra = withBreakdown && t ? { breakdown: await breakdown(p, dir) } : {};
+      const destroy = await p({}, "destroy", "--yes", "--skip-preview");
+      return { up, preview, noopUp, destroy, ...extra };
     } finally {
       await sweep(prefix);
     }
@@ -180,7 +235,11 @@ async function virshRun(t: Topology, guest: string, prefix: string, subnet: stri
   }
 }
 
-/** Ansible: community.libvirt's virt_pool, virt_net and virt, run twice (create, idempotent re-run). */
+/**
+ * Ansible: community.libvirt's virt_pool, virt_net and virt, run twice (create, idempotent re-run).
+ * The pool's directory comes from the file module: virt_pool's build fails on an active pool, so it
+ * is not idempotent.
+ */
 function playbook(t: Topology, guest: string, prefix: string, subnet: string): string {
   const doms = Array.from({ length: t.vms }, (_, i) => `${prefix}-vm${i}`);
   const xml = (name: string) => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><kernel>${guest}/vmlinuz</kernel><initrd>${guest}/initrd.img</initrd><cmdline>console=ttyS0 quiet</cmdline></os><devices><interface type='network'><source network='${prefix}-net'/><model type='virtio'/></interface><serial type='pty'/></devices></domain>`;
@@ -189,7 +248,7 @@ function playbook(t: Topology, guest: string, prefix: string, subnet: string): s
   gather_facts: false
   tasks:
     - community.libvirt.virt_pool: { command: define, name: ${prefix}, xml: "<pool type='dir'><name>${prefix}</name><target><path>/var/lib/libvirt/images/${prefix}</path></target></pool>" }
-    - community.libvirt.virt_pool: { command: build, name: ${prefix} }
+    - ansible.builtin.file: { path: /var/lib/libvirt/images/${prefix}, state: directory, mode: "0711" }
     - community.libvirt.virt_pool: { state: active, name: ${prefix} }
     - community.libvirt.virt_net: { command: define, name: ${prefix}-net, xml: "<network><name>${prefix}-net</name><forward mode='nat'/><ip address='${subnet}.1' netmask='255.255.255.0'><dhcp><range start='${subnet}.100' end='${subnet}.199'/></dhcp></ip></network>" }
     - community.libvirt.virt_net: { state: active, name: ${prefix}-net }
@@ -227,35 +286,58 @@ export async function stackBench(): Promise<void> {
   const subnet = `192.168.${200 + (parseInt(id.slice(0, 2), 16) % 50)}`;
   const started = Date.now();
   const results: Record<string, unknown> = {};
-  console.log(`\nstack bench: sizes ${SIZES.join(",")}, ${RUNS} runs each (medians, seconds)`);
-  console.log("  VMs   up  preview  no-op up  destroy | virsh create  up/virsh | preview/1-VM preview");
-  let preview1 = NaN;
+  console.log(`\nstack bench: sizes ${SIZES.join(",")}, ${VARIANTS.join(" and ")} classes, ${RUNS} runs each (medians, seconds)`);
+  // What every preview pays with no resource at all: the CLI, the language host, node, ts-node.
+  const empty = { dynamic: [] as Phases[], plugin: [] as Phases[] };
+  for (let k = 0; k < RUNS; k++) for (const v of VARIANTS) empty[v].push(await pulumiRun(undefined, guest, `bench-st-${id}-e${k}`, subnet, v));
+  for (const v of VARIANTS) console.log(`  empty program (${v}): preview ${f(median(empty[v].map((x) => x.preview)))}  no-op up ${f(median(empty[v].map((x) => x.noopUp)))}`);
+  results.empty = empty;
+  console.log("  VMs  classes       up  preview  no-op up  destroy | virsh create  up/virsh | preview/1-VM preview");
+  const preview1: Partial<Record<Variant, number>> = {};
+  const breakdowns: [string, Breakdown][] = [];
   for (const vms of SIZES) {
-    const runs: Phases[] = [];
     const virshTimes: number[] = [];
+    const runs = { dynamic: [] as Phases[], plugin: [] as Phases[] };
     for (let k = 0; k < RUNS; k++) {
       const prefix = `bench-st-${id}-${vms}-${k}`;
-      runs.push(await pulumiRun({ vms, volumes: true }, guest, prefix, subnet));
+      for (const v of VARIANTS) {
+        const run = await pulumiRun({ vms, volumes: true }, guest, `${prefix}${v[0]}`, subnet, v, k === 0);
+        if (run.breakdown) breakdowns.push([`${vms} VMs, ${v}`, run.breakdown]);
+        runs[v].push(run);
+      }
       virshTimes.push(await virshRun({ vms, volumes: true }, guest, `${prefix}v`, subnet));
     }
-    const m = (key: keyof Phases) => median(runs.map((x) => x[key]));
-    const v = median(virshTimes);
-    if (Number.isNaN(preview1)) preview1 = m("preview");
-    console.log(`  ${String(vms).padStart(3)} ${f(m("up"))} ${f(m("preview"))} ${f(m("noopUp"))} ${f(m("destroy"))}  | ${f(v)}      ${r(m("up"), v)}  | ${r(m("preview"), preview1)}`);
-    results[`vms${vms}`] = { pulumi: runs, virshCreate: virshTimes };
+    const vt = median(virshTimes);
+    for (const v of VARIANTS) {
+      const m = (key: keyof Phases) => median(runs[v].map((x) => x[key]));
+      preview1[v] ??= m("preview");
+      console.log(`  ${String(vms).padStart(3)}  ${v.padEnd(8)} ${f(m("up"))} ${f(m("preview"))} ${f(m("noopUp"))} ${f(m("destroy"))}  | ${f(vt)}      ${r(m("up"), vt)}  | ${r(m("preview"), preview1[v]!)}`);
+    }
+    results[`vms${vms}`] = { ...runs, virshCreate: virshTimes };
   }
   // Ansible's topology: pool, network, 3 running domains (no volumes), against Pulumi on the same.
   const ans: { create: number; rerun: number }[] = [];
-  const pul: Phases[] = [];
+  const pul = { dynamic: [] as Phases[], plugin: [] as Phases[] };
   for (let k = 0; k < RUNS; k++) {
     ans.push(await ansibleRun({ vms: ANSIBLE_VMS, volumes: false }, guest, `bench-st-${id}-a${k}`, subnet));
-    pul.push(await pulumiRun({ vms: ANSIBLE_VMS, volumes: false }, guest, `bench-st-${id}-p${k}`, subnet));
+    for (const v of VARIANTS) pul[v].push(await pulumiRun({ vms: ANSIBLE_VMS, volumes: false }, guest, `bench-st-${id}-p${k}${v[0]}`, subnet, v));
   }
   const aC = median(ans.map((x) => x.create)), aR = median(ans.map((x) => x.rerun));
-  const pC = median(pul.map((x) => x.up)), pR = median(pul.map((x) => x.noopUp)), pP = median(pul.map((x) => x.preview));
-  console.log(`  Ansible topology (pool, network, ${ANSIBLE_VMS} running domains): create ansible ${f(aC)} pulumi ${f(pC)} ratio ${r(pC, aC)};` +
-    ` re-run ansible ${f(aR)} pulumi no-op up ${f(pR)} ratio ${r(pR, aR)} (no-op preview ${f(pP)})`);
-  results.ansible = { ansible: ans, pulumi: pul };
+  console.log(`  Ansible topology (pool, network, ${ANSIBLE_VMS} running domains): ansible create ${f(aC)}, idempotent re-run ${f(aR)}`);
+  for (const v of VARIANTS) {
+    const pC = median(pul[v].map((x) => x.up)), pR = median(pul[v].map((x) => x.noopUp)), pP = median(pul[v].map((x) => x.preview));
+    console.log(`    pulumi ${v.padEnd(8)} up ${f(pC)} (${r(pC, aC)}x ansible)  no-op up ${f(pR)} (${r(pR, aR)}x ansible re-run)  no-op preview ${f(pP)} (${r(pP, aR)}x)`);
+  }
+  results.ansible = { ansible: ans, ...pul };
+  console.log("\n  where a no-op preview goes (first run of each size; seconds)");
+  console.log("  stack               preview  type-check  to 1st call  calls span  after last  | calls  sum  processes");
+  for (const [name, b] of breakdowns) {
+    const n = Object.values(b.calls).reduce((a, c) => a + c.count, 0);
+    console.log(`  ${name.padEnd(18)} ${f(b.preview)}  ${f(b.preview - b.transpileOnly)}     ${f(b.beforeFirstCall)}  ${f(b.callSpan)}  ${f(b.afterLastCall)}   | ${String(n).padStart(5)} ${f(b.callSum)} ${String(b.processes).padStart(4)}`);
+    console.log(`      ${b.loads.map((l) => `${l.what} process started at ${l.started.toFixed(2)} s, loaded pulumi-libvirt at ${l.loaded.toFixed(2)} s`).join("; ")}`);
+    console.log(`      ${Object.entries(b.calls).map(([k, c]) => `${k} ${c.count}x ${c.medianMs.toFixed(1)} ms ${c.rpcsPerCall.toFixed(1)} rpc`).join("; ")}`);
+  }
+  results.breakdowns = Object.fromEntries(breakdowns);
   console.log(JSON.stringify({ stack: results, totalSeconds: (Date.now() - started) / 1000 }));
 }
 

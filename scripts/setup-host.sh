@@ -16,7 +16,7 @@ packages=(
   ovmf                                                              # UEFI firmware (firmware: efi, secureBoot)
   openssh-server openssh-client netcat-openbsd gnutls-bin           # remote transports: sshd, nc, certtool
   python3-libvirt                                                   # bench/: libvirt's C client as the reference
-  ansible                                                           # bench/: community.libvirt as the reference
+  ansible python3-lxml                                              # bench/: community.libvirt (needs lxml, not pulled in) as the reference
   python3-venv                                                      # the Python example's virtualenv (e2e)
 )
 missing=()

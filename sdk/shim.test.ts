@@ -103,3 +103,8 @@ test("the serialized shim holds a relative path, no absolute one", async () => {
   expect(text).toContain(`recorded: ${JSON.stringify(path.relative(process.cwd(), path.join(__dirname, "..", "provider")))}`);
   expect(text).not.toContain(path.resolve(__dirname, ".."));
 });
+
+test("one shim object per kind, so Pulumi serializes it once per program, not once per resource", () => {
+  expect(providerShim("Domain")).toBe(providerShim("Domain"));
+  expect(providerShim("Domain")).not.toBe(providerShim("Volume"));
+});

@@ -9,7 +9,20 @@
 import type * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 
+const shims = new Map<string, pulumi.dynamic.ResourceProvider>();
+
+/**
+ * One shim object per kind: Pulumi caches a provider's serialized text by object identity, and
+ * serializing (closure capture through V8's inspector) is the dominant cost of registering a
+ * resource, so a fresh object per resource made a 20-VM program's preview several seconds slower.
+ */
 export function providerShim(kind: string): pulumi.dynamic.ResourceProvider {
+  let shim = shims.get(kind);
+  if (!shim) shims.set(kind, (shim = makeShim(kind)));
+  return shim;
+}
+
+function makeShim(kind: string): pulumi.dynamic.ResourceProvider {
   // This copy's provider, relative to the program's directory (the dynamic-provider host's cwd too):
   // it finds a transitive or pnpm install the program cannot resolve by name, and unlike an
   // absolute path it is the same on every machine with the same project layout.

@@ -1,6 +1,9 @@
 /** Type helpers that turn the provider's plain input and output types into Pulumi's. */
 import * as pulumi from "@pulumi/pulumi";
 import { type FieldTable, secretFields } from "../provider/core/fields";
+import { profileLoad } from "../provider/core/profile";
+
+profileLoad("program");
 
 /** Every level may be a value, a promise or an Output. */
 export type DeepInput<T> = T extends (infer U)[]

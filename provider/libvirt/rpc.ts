@@ -6,6 +6,7 @@
  * keepalive pings are answered inline; event messages go to registered handlers, which are
  * invoked synchronously and must not block (never await inside the demultiplexer).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
 import { ErrorCode, ErrorDomain, LibvirtError, ProtocolError } from "./errors";
@@ -36,6 +37,12 @@ export interface KeepaliveOptions {
   /** Unanswered intervals before the peer is declared dead (libvirt's default: 5). */
   count: number;
 }
+
+/**
+ * Counts the calls sent inside `rpcTally.run({ calls: 0 }, fn)`, on any connection: how a
+ * profile attributes RPCs to one provider call among many running at once.
+ */
+export const rpcTally = new AsyncLocalStorage<{ calls: number }>();
 
 export class RpcConnection extends EventEmitter {
   private serial = 1;
@@ -89,6 +96,8 @@ export class RpcConnection extends EventEmitter {
   private send(p: Procedure<any, any>, args: unknown): Promise<unknown> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const serial = this.serial++;
+    const tally = rpcTally.getStore();
+    if (tally) tally.calls++;
     const w = startPacket({
       program: p.program, version: PROTOCOL_VERSION, procedure: p.number,
       type: MessageType.CALL, serial, status: Status.OK,
