@@ -7,7 +7,8 @@
  *
  * Run: `npm run bench:stack` (many minutes: every size runs RUNS times on each side).
  * Environment: BENCH_STACK_SIZES (default "1,5,20"), BENCH_STACK_RUNS (default 3),
- * BENCH_STACK_VARIANTS (default "dynamic,plugin": the default classes, and pulumi-libvirt/plugin).
+ * BENCH_STACK_PARALLEL (pulumi's --parallel for up and destroy), BENCH_STACK_VARIANTS (default "dynamic,plugin,yaml": TypeScript with the default classes, with
+ * pulumi-libvirt/plugin, and Pulumi YAML).
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,7 +22,9 @@ const exec = promisify(execFile);
 const REPO = resolve(__dirname, "..", ".."); // run from bin/bench/
 const SIZES = (process.env.BENCH_STACK_SIZES ?? "1,5,20").split(",").map(Number);
 const RUNS = Number(process.env.BENCH_STACK_RUNS ?? 3);
-const VARIANTS = (process.env.BENCH_STACK_VARIANTS ?? "dynamic,plugin").split(",") as Variant[];
+const VARIANTS = (process.env.BENCH_STACK_VARIANTS ?? "dynamic,plugin,yaml").split(",") as Variant[];
+/** `--parallel` for up and destroy; unset: the CLI's default (8 on 2 cores). */
+const PARALLEL = process.env.BENCH_STACK_PARALLEL ? ["--parallel", process.env.BENCH_STACK_PARALLEL] : [];
 const ANSIBLE_VMS = 3;
 
 function median(xs: number[]): number {
@@ -70,8 +73,11 @@ async function sweep(prefix: string): Promise<void> {
 }
 
 interface Topology { vms: number; volumes: boolean }
-/** Which classes the program uses: the dynamic ones (the default) or the plugin's. */
-type Variant = "dynamic" | "plugin";
+/**
+ * The program: TypeScript with the dynamic classes (the default), TypeScript with the plugin's
+ * classes, or the same resources in Pulumi YAML (the plugin, and no language runtime to start).
+ */
+type Variant = "dynamic" | "plugin" | "yaml";
 
 /** The generated Pulumi program. */
 function program(t: Topology, guest: string, variant: Variant): string {
@@ -95,13 +101,41 @@ for (let i = 0; i < ${t.vms}; i++) {
 `;
 }
 
+/** The same resources as program() in Pulumi YAML, written as JSON (which YAML parsers read). */
+function yamlProgram(t: Topology, guest: string): object {
+  const r: Record<string, { type: string; properties: object }> = {};
+  const add = (name: string, kind: string, properties: object) => (r[name] = { type: `libvirt:index:${kind}`, properties });
+  add("pool", "StoragePool", { name: "${prefix}", type: "dir", target: { path: "/var/lib/libvirt/images/${prefix}" } });
+  add("net", "Network", { name: "${prefix}-net", mode: "nat", ipv4: { address: "${subnet}.1/24", dhcpRanges: [{ start: "${subnet}.100", end: "${subnet}.199" }] } });
+  if (t.volumes) add("base", "Volume", { pool: "${pool.name}", name: "${prefix}-base.qcow2", format: "qcow2", capacity: "64MiB" });
+  for (let i = 0; i < t.vms; i++) {
+    const name = `\${prefix}-vm${i}`;
+    if (t.volumes) {
+      add(`disk${i}`, "Volume", { pool: "${pool.name}", name: `${name}.qcow2`, backingStore: { volume: "${base.key}" } });
+      add(`seed${i}`, "CloudInitDisk", { pool: "${pool.name}", name: `${name}-seed`, metaData: `instance-id: ${name}\n`, userData: "#cloud-config\n" });
+    }
+    add(`vm${i}`, "Domain", {
+      name, memory: "256MiB", vcpus: 1, machine: "pc",
+      kernel: { path: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: "console=ttyS0 quiet" },
+      disks: t.volumes ? [{ volume: { pool: "${pool.name}", name: `\${disk${i}.name}` } }, { device: "cdrom", volume: { pool: "${pool.name}", name: `\${seed${i}.volumeName}` } }] : [],
+      interfaces: [{ network: "${net.name}" }],
+    });
+  }
+  return { config: { prefix: { type: "string" }, subnet: { type: "string" } }, resources: r };
+}
+
 /** A stack in a temp dir: its own file backend, pulumi-libvirt and @pulumi linked from the repo. */
 function makeProject(dir: string, t: Topology | undefined, guest: string, variant: Variant): void {
   mkdirSync(join(dir, "node_modules"), { recursive: true });
   symlinkSync(REPO, join(dir, "node_modules", "pulumi-libvirt"));
   symlinkSync(join(REPO, "node_modules", "@pulumi"), join(dir, "node_modules", "@pulumi"));
-  const plugin = variant === "plugin" ? `plugins:\n  providers:\n    - name: libvirt\n      path: ${join(REPO, "plugin")}\n` : "";
-  writeFileSync(join(dir, "Pulumi.yaml"), `name: bench-stack\nruntime: nodejs\nmain: index.ts\n${plugin}`);
+  const plugins = { providers: [{ name: "libvirt", path: join(REPO, "plugin") }] };
+  if (variant === "yaml") {
+    writeFileSync(join(dir, "Pulumi.yaml"), JSON.stringify({ name: "bench-stack", runtime: "yaml", plugins, ...(t ? yamlProgram(t, guest) : {}) }, null, 1));
+    return;
+  }
+  const plugin = variant === "plugin" ? { plugins } : {};
+  writeFileSync(join(dir, "Pulumi.yaml"), JSON.stringify({ name: "bench-stack", runtime: "nodejs", main: "index.ts", ...plugin }, null, 1));
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-stack", version: "0.0.0" }));
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true } }));
   // No topology: an empty program, what every preview pays before the first resource.
@@ -118,29 +152,28 @@ async function pulumiEnv(dir: string): Promise<NodeJS.ProcessEnv> {
 
 type Phases = { up: number; preview: number; noopUp: number; destroy: number };
 
-/** Where one no-op preview spends its time, from the provider's own profile (provider/core/profile.ts). */
-interface Breakdown {
-  preview: number;
-  /** The same preview without type-checking (PULUMI_NODEJS_TRANSPILE_ONLY=true). */
-  transpileOnly: number;
-  /** From the start of `pulumi preview` to the provider's first call, and its last call to the exit. */
+/** Where one pulumi command spends its time, from the provider's own profile (provider/core/profile.ts). */
+interface Timeline {
+  seconds: number;
+  /** From the command's start to the provider's first call, and from its last call to the exit. */
   beforeFirstCall: number;
   afterLastCall: number;
   /** First call's start to last call's end; and the sum of all calls (they overlap). */
   callSpan: number;
   callSum: number;
   processes: number;
-  calls: Record<string, { count: number; medianMs: number; rpcsPerCall: number }>;
-  /** Per process: when it started and when it had loaded pulumi-libvirt, from the start of the preview. */
+  calls: Record<string, { count: number; medianMs: number; maxMs: number; rpcsPerCall: number }>;
+  /** Per process: when it started and when it had loaded pulumi-libvirt, from the command's start. */
   loads: { what: string; started: number; loaded: number }[];
 }
 
-async function breakdown(p: (env: NodeJS.ProcessEnv, ...a: string[]) => Promise<number>, dir: string): Promise<Breakdown> {
-  const file = join(dir, "profile.jsonl");
+type Pulumi = (env: NodeJS.ProcessEnv, ...a: string[]) => Promise<number>;
+
+async function profiledRun(p: Pulumi, file: string, ...args: string[]): Promise<Timeline> {
+  rmSync(file, { force: true });
   const t0 = Date.now();
-  const preview = await p({ PULUMI_LIBVIRT_PROFILE: file }, "preview", "--expect-no-changes");
-  const t1 = t0 + preview * 1000;
-  const transpileOnly = await p({ PULUMI_NODEJS_TRANSPILE_ONLY: "true" }, "preview", "--expect-no-changes");
+  const seconds = await p({ PULUMI_LIBVIRT_PROFILE: file }, ...args);
+  const t1 = t0 + seconds * 1000;
   const all: ProfileLine[] = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
   const lines = all.filter((l) => l.method !== "load");
   const loads = all.filter((l) => l.method === "load")
@@ -149,21 +182,25 @@ async function breakdown(p: (env: NodeJS.ProcessEnv, ...a: string[]) => Promise<
   const last = Math.max(...lines.map((l) => l.start + l.ms));
   const groups = new Map<string, ProfileLine[]>();
   for (const l of lines) groups.set(`${l.kind}.${l.method}`, [...(groups.get(`${l.kind}.${l.method}`) ?? []), l]);
-  const calls: Breakdown["calls"] = {};
+  const calls: Timeline["calls"] = {};
   for (const [k, ls] of [...groups].sort()) {
-    calls[k] = { count: ls.length, medianMs: median(ls.map((l) => l.ms)), rpcsPerCall: ls.reduce((a, l) => a + l.rpcs, 0) / ls.length };
+    const ms = ls.map((l) => l.ms);
+    calls[k] = { count: ls.length, medianMs: median(ms), maxMs: Math.max(...ms), rpcsPerCall: ls.reduce((a, l) => a + l.rpcs, 0) / ls.length };
   }
   return {
-    preview, transpileOnly,
+    seconds,
     beforeFirstCall: (first - t0) / 1000, afterLastCall: (t1 - last) / 1000,
     callSpan: (last - first) / 1000, callSum: lines.reduce((a, l) => a + l.ms, 0) / 1000,
     processes: new Set(lines.map((l) => l.pid)).size, calls, loads,
   };
 }
 
+/** The first up and a no-op preview, profiled; and the preview's time without type-checking. */
+interface Breakdown { up: Timeline; preview: Timeline; transpileOnly: number }
+
 /**
- * One stack's life: first up, no-op preview, no-op up, destroy. With withBreakdown, a profiled
- * no-op preview (and one without type-checking) runs between the no-op up and the destroy.
+ * One stack's life: first up, no-op preview, no-op up, destroy. With withBreakdown, the first up
+ * is profiled, and a profiled no-op preview (and one without type-checking) run before the destroy.
  */
 async function pulumiRun(t: Topology | undefined, guest: string, prefix: string, subnet: string, variant: Variant, withBreakdown = false): Promise<Phases & { breakdown?: Breakdown }> {
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
@@ -175,12 +212,18 @@ async function pulumiRun(t: Topology | undefined, guest: string, prefix: string,
     await p({}, "config", "set", "prefix", prefix);
     await p({}, "config", "set", "subnet", subnet);
     try {
-      const up = await p({}, "up", "--yes", "--skip-preview");
+      // Profiling appends one line per provider call: no measurable cost, so the profiled up is timed as any other.
+      const profiledUp = withBreakdown && t ? await profiledRun(p, join(dir, "up.jsonl"), "up", "--yes", "--skip-preview", ...PARALLEL) : undefined;
+      const up = profiledUp?.seconds ?? await p({}, "up", "--yes", "--skip-preview", ...PARALLEL);
       const preview = await p({}, "preview", "--expect-no-changes");
       const noopUp = await p({}, "up", "--yes", "--skip-preview", "--expect-no-changes");
-      const extra = withBreakdown && t ? { breakdown: await breakdown(p, dir) } : {};
-      const destroy = await p({}, "destroy", "--yes", "--skip-preview");
-      return { up, preview, noopUp, destroy, ...extra };
+      const breakdown: Breakdown | undefined = profiledUp && {
+        up: profiledUp,
+        preview: await profiledRun(p, join(dir, "preview.jsonl"), "preview", "--expect-no-changes"),
+        transpileOnly: await p({ PULUMI_NODEJS_TRANSPILE_ONLY: "true" }, "preview", "--expect-no-changes"),
+      };
+      const destroy = await p({}, "destroy", "--yes", "--skip-preview", ...PARALLEL);
+      return { up, preview, noopUp, destroy, ...(breakdown ? { breakdown } : {}) };
     } finally {
       await sweep(prefix);
     }
@@ -288,7 +331,8 @@ export async function stackBench(): Promise<void> {
   const results: Record<string, unknown> = {};
   console.log(`\nstack bench: sizes ${SIZES.join(",")}, ${VARIANTS.join(" and ")} classes, ${RUNS} runs each (medians, seconds)`);
   // What every preview pays with no resource at all: the CLI, the language host, node, ts-node.
-  const empty = { dynamic: [] as Phases[], plugin: [] as Phases[] };
+  const byVariant = () => ({ dynamic: [] as Phases[], plugin: [] as Phases[], yaml: [] as Phases[] });
+  const empty = byVariant();
   for (let k = 0; k < RUNS; k++) for (const v of VARIANTS) empty[v].push(await pulumiRun(undefined, guest, `bench-st-${id}-e${k}`, subnet, v));
   for (const v of VARIANTS) console.log(`  empty program (${v}): preview ${f(median(empty[v].map((x) => x.preview)))}  no-op up ${f(median(empty[v].map((x) => x.noopUp)))}`);
   results.empty = empty;
@@ -297,7 +341,7 @@ export async function stackBench(): Promise<void> {
   const breakdowns: [string, Breakdown][] = [];
   for (const vms of SIZES) {
     const virshTimes: number[] = [];
-    const runs = { dynamic: [] as Phases[], plugin: [] as Phases[] };
+    const runs = byVariant();
     for (let k = 0; k < RUNS; k++) {
       const prefix = `bench-st-${id}-${vms}-${k}`;
       for (const v of VARIANTS) {
@@ -317,7 +361,7 @@ export async function stackBench(): Promise<void> {
   }
   // Ansible's topology: pool, network, 3 running domains (no volumes), against Pulumi on the same.
   const ans: { create: number; rerun: number }[] = [];
-  const pul = { dynamic: [] as Phases[], plugin: [] as Phases[] };
+  const pul = byVariant();
   for (let k = 0; k < RUNS; k++) {
     ans.push(await ansibleRun({ vms: ANSIBLE_VMS, volumes: false }, guest, `bench-st-${id}-a${k}`, subnet));
     for (const v of VARIANTS) pul[v].push(await pulumiRun({ vms: ANSIBLE_VMS, volumes: false }, guest, `bench-st-${id}-p${k}${v[0]}`, subnet, v));
@@ -329,13 +373,18 @@ export async function stackBench(): Promise<void> {
     console.log(`    pulumi ${v.padEnd(8)} up ${f(pC)} (${r(pC, aC)}x ansible)  no-op up ${f(pR)} (${r(pR, aR)}x ansible re-run)  no-op preview ${f(pP)} (${r(pP, aR)}x)`);
   }
   results.ansible = { ansible: ans, ...pul };
-  console.log("\n  where a no-op preview goes (first run of each size; seconds)");
-  console.log("  stack               preview  type-check  to 1st call  calls span  after last  | calls  sum  processes");
+  console.log("\n  where the time goes (first run of each size; seconds)");
+  console.log("  stack               command   total  to 1st call  calls span  after last  | calls    sum  processes");
+  const row = (name: string, cmd: string, t: Timeline) => {
+    const n = Object.values(t.calls).reduce((a, c) => a + c.count, 0);
+    console.log(`  ${name.padEnd(18)}  ${cmd.padEnd(7)} ${f(t.seconds)}  ${f(t.beforeFirstCall)}     ${f(t.callSpan)}  ${f(t.afterLastCall)}   | ${String(n).padStart(5)} ${f(t.callSum)} ${String(t.processes).padStart(4)}`);
+    console.log(`      ${t.loads.map((l) => `${l.what} process started at ${l.started.toFixed(2)} s, loaded pulumi-libvirt at ${l.loaded.toFixed(2)} s`).join("; ")}`);
+    console.log(`      ${Object.entries(t.calls).map(([k, c]) => `${k} ${c.count}x ${c.medianMs.toFixed(1)} ms (max ${c.maxMs.toFixed(0)}) ${c.rpcsPerCall.toFixed(1)} rpc`).join("; ")}`);
+  };
   for (const [name, b] of breakdowns) {
-    const n = Object.values(b.calls).reduce((a, c) => a + c.count, 0);
-    console.log(`  ${name.padEnd(18)} ${f(b.preview)}  ${f(b.preview - b.transpileOnly)}     ${f(b.beforeFirstCall)}  ${f(b.callSpan)}  ${f(b.afterLastCall)}   | ${String(n).padStart(5)} ${f(b.callSum)} ${String(b.processes).padStart(4)}`);
-    console.log(`      ${b.loads.map((l) => `${l.what} process started at ${l.started.toFixed(2)} s, loaded pulumi-libvirt at ${l.loaded.toFixed(2)} s`).join("; ")}`);
-    console.log(`      ${Object.entries(b.calls).map(([k, c]) => `${k} ${c.count}x ${c.medianMs.toFixed(1)} ms ${c.rpcsPerCall.toFixed(1)} rpc`).join("; ")}`);
+    row(name, "up", b.up);
+    row(name, "preview", b.preview);
+    console.log(`      preview without type-checking (PULUMI_NODEJS_TRANSPILE_ONLY=true): ${f(b.transpileOnly)}`);
   }
   results.breakdowns = Object.fromEntries(breakdowns);
   console.log(JSON.stringify({ stack: results, totalSeconds: (Date.now() - started) / 1000 }));
