@@ -4,6 +4,7 @@
 
     reference.py latency    URI NETWORK PAIRS WARMUP
     reference.py concurrent URI NETWORK TOTAL_PAIRS THREADS WARMUP
+    reference.py keepalive  URI - INTERVAL COUNT
 
 Prints one JSON object. Only the timed loop is measured: interpreter start-up, connecting and
 warm-up are outside it, as on the TypeScript side.
@@ -67,10 +68,28 @@ def concurrent(conn, name, total, threads, warmup):
     return {"pairs": total, "threads": threads, "seconds": elapsed, "callsPerSec": 2 * total / elapsed}
 
 
+def keepalive(uri, interval, count):
+    # Keepalive needs an event loop; the close callback marks the client's verdict. The bench
+    # freezes the proxy between "ready" and "frozen", so the clock starts when nothing answers.
+    libvirt.virEventRegisterDefaultImpl()
+    conn = libvirt.open(uri)
+    conn.setKeepAlive(interval, count)
+    closed = []
+    conn.registerCloseCallback(lambda _c, _reason, _opaque: closed.append(time.perf_counter()), None)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    t0 = time.perf_counter()
+    while not closed:
+        libvirt.virEventRunDefaultImpl()
+    print(json.dumps({"seconds": closed[0] - t0, "interval": interval, "count": count}))
+
+
 def main(argv):
     mode, uri, name = argv[1], argv[2], argv[3]
     nums = [int(a) for a in argv[4:]]
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors raise; don't also print them
+    if mode == "keepalive":
+        return keepalive(uri, *nums)
     conn = libvirt.open(uri)
     try:
         if mode == "latency":

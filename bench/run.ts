@@ -1,6 +1,6 @@
 /**
  * Benchmark: our TypeScript libvirt client against libvirt's own C client, on the same daemon in
- * the same run (python3-libvirt for calls, virsh for uploads). Prints figures and ratios; it
+ * the same run (python3-libvirt for calls and keepalive, virsh for uploads). Prints figures and ratios; it
  * never fails on slowness — the targets are for people to read, not assertions. See README.md.
  *
  *   npx tsc -p tsconfig.json && node bin/bench/run.js
@@ -15,6 +15,7 @@ import { closeSync, createReadStream, existsSync, openSync, rmSync, writeSync } 
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { formatVersion, Libvirt, StoragePoolRef } from "../provider/libvirt/client";
+import { KEEPALIVE, keepaliveRound } from "./keepalive";
 
 const run = promisify(execFile);
 const URI = process.env.LIBVIRT_BENCH_URI ?? "qemu:///system";
@@ -273,6 +274,17 @@ async function main(): Promise<void> {
     startup.push(seconds(t0));
   }
 
+  // 4. Keepalive: how long each client takes to give up on a daemon that stopped answering.
+  // (Only over the local socket: the proxy in bench/keepalive.ts fronts libvirtd's own.)
+  const kaOurs: number[] = [];
+  const kaC: number[] = [];
+  for (let r = 0; r < (URI === "qemu:///system" ? ROUNDS : 0); r++) {
+    checkpoint();
+    const k = await keepaliveRound(PYTHON, REFERENCE);
+    kaOurs.push(k.ours);
+    kaC.push(k.c);
+  }
+
   const lat = { ours: median(oursLat), c: median(cLat) };
   const cpu = { ours: median(oursCpu), c: median(cCpu) };
   const cSeqRate = 2 / lat.c; // the C client's sequential calls per second
@@ -290,6 +302,13 @@ async function main(): Promise<void> {
     [`  (C, ${IN_FLIGHT} threads, calls/s)`, "", fmt(median(cConc), 0), "", ""],
     [`upload ${UPLOAD_BYTES / MiB} MiB, MiB/s`, fmt(up.ours), `${fmt(up.virsh)} virsh`, fmt(up.ours / up.virsh, 2), ">= 0.9"],
   ];
+  // Each side against its own rule: ours gives up after interval × count silent seconds, libvirt's
+  // client after interval × (count + 1).
+  const ka = { ours: median(kaOurs), c: median(kaC), oursRule: KEEPALIVE.interval * KEEPALIVE.count, cRule: KEEPALIVE.interval * (KEEPALIVE.count + 1) };
+  if (kaOurs.length) {
+    rows.push([`keepalive ${KEEPALIVE.interval} s × ${KEEPALIVE.count}: dead after, s`, fmt(ka.ours, 2), fmt(ka.c, 2), "", ""]);
+    rows.push([`  (÷ its own rule: ${ka.oursRule} s ours, ${ka.cRule} s C)`, fmt(ka.ours / ka.oursRule, 2), fmt(ka.c / ka.cRule, 2), "", ""]);
+  }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
   console.log(`(medians of ${ROUNDS} alternating rounds; virsh's time includes its start-up, ${fmt(median(startup) * 1e3)} ms;`
@@ -306,11 +325,13 @@ async function main(): Promise<void> {
       ours: round(up.ours), virsh: round(up.virsh), ratio: round(up.ours / up.virsh, 3), target: ">= 0.9",
       virshStartupMs: round(median(startup) * 1e3), ratioWithoutVirshStartup: round(up.ours / upVirshNet, 3),
     },
+    ...(kaOurs.length ? { keepaliveDeadAfterSeconds: { ours: round(ka.ours, 3), c: round(ka.c, 3), oursRule: ka.oursRule, cRule: ka.cRule, ...KEEPALIVE } } : {}),
     // Every round, for judging the noise behind the medians.
     samples: {
       latencyUs: { ours: oursLat.map(us), c: cLat.map(us) },
       concurrentCallsPerSec: { ours: oursConc.map(Math.round), c16Threads: cConc.map(Math.round) },
       uploadSeconds: { ours: oursUp.map((x) => round(x, 3)), virsh: virshUp.map((x) => round(x, 3)) },
+      keepaliveSeconds: { ours: kaOurs.map((x) => round(x, 3)), c: kaC.map((x) => round(x, 3)) },
     },
     rounds: ROUNDS,
     pairs: PAIRS, concurrentPairs: CONCURRENT_PAIRS, inFlight: IN_FLIGHT, uploadMiB: UPLOAD_BYTES / MiB,

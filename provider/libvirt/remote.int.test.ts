@@ -168,25 +168,22 @@ describe("qemu+ssh through a private sshd on 127.0.0.1", () => {
   });
 
   test("an unknown host key is refused with ssh's own message, the URI and the fix", async () => {
-    const started = Date.now();
     const e = await rejection(Libvirt.connect(sshd.uri({ known_hosts: sshd.emptyKnownHosts() })));
     expect(e.code).toBe(ErrorCode.AUTH_FAILED);
     expect(e.message).toContain("Host key verification failed");
     expect(e.message).toContain(`qemu+ssh://root@127.0.0.1:${sshd.port}/system`);
     expect(e.message).toContain("To fix: add the host's key to known_hosts");
     expect(e.message).toContain("no_verify=1");
-    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   test("a key the server does not know fails fast with Permission denied (publickey)", async () => {
-    const started = Date.now();
     const e = await rejection(Libvirt.connect(sshd.uri({ keyfile: sshd.wrongKey })));
     expect(e.code).toBe(ErrorCode.AUTH_FAILED);
     expect(e.message).toContain("Permission denied (publickey)");
     expect(e.message).toContain(sshd.wrongKey); // the path is fine to show
     expect(e.message).toContain("To fix: make sure the public half of");
-    // BatchMode: no prompt to hang on, and AUTH_FAILED is not retried by the provider.
-    expect(Date.now() - started).toBeLessThan(30_000);
+    // BatchMode: no prompt to hang on (a prompt would hang to jest's timeout), and AUTH_FAILED
+    // is not retried by the provider.
   });
 
   test("no_verify=1 accepts an unknown host key (and records it in the known_hosts= file, not ~/.ssh)", async () => {
@@ -302,16 +299,15 @@ describe("qemu+tls and qemu+tcp against a second, unprivileged libvirtd on 127.0
     });
   });
 
-  test("many calls in flight over TLS are answered at once (no TLS record holds two messages)", async () => {
-    // libvirtd leaves a second message of a shared TLS record unread until more bytes arrive;
-    // keepalive off, so only the daemon's own 5 s ping would end such a stall.
+  test("many calls in flight over TLS are all answered (no TLS record holds two messages)", async () => {
+    // libvirtd leaves a second message of a shared TLS record unread until more bytes arrive.
+    // Keepalive is off on both sides (the test daemon sends no pings), so nothing would end
+    // such a stall: it would hang here until jest's timeout.
     const lv = await Libvirt.connect(daemon.tlsUri(), { keepaliveInterval: 0 });
     try {
       for (let round = 0; round < 5; round++) {
-        const started = Date.now();
         const uris = await Promise.all(Array.from({ length: 25 }, () => lv.getUri()));
         expect(uris).toEqual(Array(25).fill("qemu:///session"));
-        expect(Date.now() - started).toBeLessThan(4000); // a stall lasts 5 s
       }
     } finally {
       await lv.close();

@@ -260,15 +260,14 @@ describe("calls and replies", () => {
     rpc.destroy();
   });
 
-  test("a reply whose body does not decode is not retried: retrying() sends the call once and rejects at once", async () => {
+  test("a reply whose body does not decode is not retried: retrying() sends the call once and rejects with the decode error", async () => {
     const { rpc, daemon } = setup();
     // A hostname whose length word claims more bytes than the body holds.
     daemon.onCall = (c) => daemon.send({ ...headerOf(c), type: MessageType.REPLY }, Buffer.from("00000010 6876".replace(/ /g, ""), "hex"));
-    const started = Date.now();
     const e = await rejection(retrying(() => rpc.call(P.CONNECT_GET_HOSTNAME, undefined), 60_000));
     expect(e).toBeInstanceOf(ProtocolError);
     expect(e.message).toMatch(/cannot decode the reply to REMOTE_PROC_CONNECT_GET_HOSTNAME/);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Rejected with only one call made: a retry would have sent a second before giving up.
     expect(daemon.calls).toHaveLength(1);
     rpc.destroy();
   });

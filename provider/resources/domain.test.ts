@@ -169,10 +169,10 @@ describe("check normalizes good inputs", () => {
     expect(i.disks.map((d: any) => d.bus)).toEqual(["sata", "ide"]);
   });
 
-  test("check never connects: it answers at once with an unreachable URI", async () => {
-    const t = Date.now();
+  test("check never connects: it passes with an unreachable URI", async () => {
+    // A connection attempt would fail, or retry the missing socket for the 300 s default
+    // timeout, well past jest's: either way this test would fail.
     await checked(p, GOOD);
-    expect(Date.now() - t).toBeLessThan(2000);
   });
 });
 

@@ -27,6 +27,7 @@ import { ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { accepts, freePort } from "../ports";
+import { alive } from "../util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -97,15 +98,6 @@ async function migrationRange(): Promise<[number, number]> {
   for (;;) {
     const p = await freePort();
     if (p + 7 < 65536 && (p + 7 < SYSTEM_MIGRATION_PORTS[0] || p > SYSTEM_MIGRATION_PORTS[1])) return [p, p + 7];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -186,6 +186,9 @@ export async function startTlsDaemon(): Promise<TlsDaemon> {
       `cert_file = "${join(pki, "server", "servercert.pem")}"`,
       `ca_file = "${join(pki, "server", "cacert.pem")}"`,
       'log_outputs = "3:stderr"',
+      // No pings from the daemon: a client stall (a reply left unread) then lasts until jest's
+      // timeout, so tests see it as a failure instead of a 5 s pause that ends by itself.
+      "keepalive_interval = -1",
       "",
     ].join("\n"), { mode: 0o644 });
     let log = "";

@@ -11,7 +11,7 @@ import { ErrorCode, LibvirtError } from "../errors";
 import { parseUri, redactUri } from "../uri";
 import { dial } from "./index";
 import { escapeShell, proxyMode, remoteCommand, sshFailure, sshPlan } from "./ssh";
-import { rejection } from "../../../test/util";
+import { alive, rejection, waitFor } from "../../../test/util";
 
 function thrown(fn: () => unknown): LibvirtError {
   try {
@@ -239,14 +239,16 @@ process.stdin.on("data", (d) => {
     expect(args[15]).toMatch(/^sh -c 'which virt-ssh-helper/);
   });
 
-  test("a login script printing to stdout is named as such", async () => {
-    const ssh = script("banner", "#!/bin/sh\necho 'Welcome to host!'\nsleep 5\n");
-    const started = Date.now();
+  test("a login script printing to stdout is named as such, and its ssh is ended (not waited for)", async () => {
+    // The fake ssh stays up far past jest's timeout: waiting for it to exit would fail the test.
+    const pidFile = join(dir, "banner.pid");
+    const ssh = script("banner", `#!/bin/sh\necho $$ > ${pidFile}\necho 'Welcome to host!'\nexec sleep 600\n`);
     const e = await rejection(dial(parseUri(`qemu+ssh://h/system?command=${ssh}`), false));
     expect(e.code).toBe(ErrorCode.OPERATION_FAILED);
     expect(e.message).toContain(`wrote "Welc..." where a libvirt reply was expected`);
     expect(e.message).toContain("print nothing for non-interactive sessions");
-    expect(Date.now() - started).toBeLessThan(4000);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    await waitFor(() => !alive(pid), `the fake ssh (pid ${pid}) to be ended`, 10_000);
   });
 
   test("a missing ssh binary is SYSTEM_ERROR naming command=", async () => {
