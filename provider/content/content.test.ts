@@ -1,12 +1,14 @@
-/** Content sources without a daemon: files and a local HTTP server, gzip and xz, checksums. */
-import { execFileSync } from "node:child_process";
+/** Content sources without a daemon: files, local HTTP and HTTPS servers, gzip and xz, checksums. */
+import { execFile, execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, Server } from "node:http";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { detectCompression } from "./compression";
 import { detectImage } from "./image";
@@ -204,39 +206,50 @@ describe("files", () => {
   });
 });
 
-describe("http", () => {
+/** The test servers' routes, over http and https alike. */
+const gz = gzipSync(DATA);
+function route(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url === "/data.raw") {
+    res.writeHead(200, { "content-length": DATA.length });
+    res.end(DATA);
+  } else if (req.url === "/data.gz") {
+    res.writeHead(200); // chunked: no length up front
+    res.end(gz);
+  } else if (req.url === "/redirect") {
+    res.writeHead(302, { location: "/data.raw" });
+    res.end();
+  } else if (req.url === "/short") {
+    res.writeHead(200, { "content-length": DATA.length });
+    res.write(DATA.subarray(0, 1000), () => res.destroy());
+  } else if (req.url === "/stall") {
+    res.writeHead(200, { "content-length": DATA.length });
+    res.write(DATA.subarray(0, 1000));
+  } else {
+    res.writeHead(404);
+    res.end();
+  }
+}
+
+/** A server on 127.0.0.1 and its base URL; closed in afterAll. */
+function serving(make: () => Server, scheme: string): { base: () => string } {
   let server: Server;
-  let base: string;
-  const gz = gzipSync(DATA);
+  let base = "";
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      if (req.url === "/data.raw") {
-        res.writeHead(200, { "content-length": DATA.length });
-        res.end(DATA);
-      } else if (req.url === "/data.gz") {
-        res.writeHead(200); // chunked: no length up front
-        res.end(gz);
-      } else if (req.url === "/redirect") {
-        res.writeHead(302, { location: "/data.raw" });
-        res.end();
-      } else if (req.url === "/short") {
-        res.writeHead(200, { "content-length": DATA.length });
-        res.write(DATA.subarray(0, 1000), () => res.destroy());
-      } else if (req.url === "/stall") {
-        res.writeHead(200, { "content-length": DATA.length });
-        res.write(DATA.subarray(0, 1000));
-      } else {
-        res.writeHead(404);
-        res.end();
-      }
-    });
+    server = make();
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   });
+  return { base: () => base };
+}
+
+describe("http", () => {
+  const srv = serving(() => createServer(route), "http");
+  let base: string;
+  beforeAll(() => { base = srv.base(); });
 
   test("a URL with Content-Length, checked", async () => {
     const c = await openContent({ url: `${base}/data.raw`, sha256: sha(DATA) });
@@ -271,5 +284,46 @@ describe("http", () => {
 
   test("nobody listening", async () => {
     await expect(openContent({ url: "http://127.0.0.1:1/x" })).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe("https", () => {
+  // A CA of our own and a server certificate for 127.0.0.1 (the TLS tests' PKI), so the
+  // certificate is checked for real: Node trusts only its bundle unless NODE_EXTRA_CA_CERTS adds one.
+  const pki = join(dir, "pki");
+  const pem = (f: string) => readFileSync(join(pki, "server", f));
+  const srv = serving(() => {
+    execFileSync("sh", [join(__dirname, "../../test/remote/make-pki.sh"), pki], { stdio: ["ignore", "ignore", "pipe"] });
+    return createHttpsServer({ cert: pem("servercert.pem"), key: pem("serverkey.pem") }, route);
+  }, "https");
+  let base: string;
+  beforeAll(() => { base = srv.base(); });
+
+  test("a certificate from a CA Node does not trust is refused, naming NODE_EXTRA_CA_CERTS", async () => {
+    await expect(openContent({ url: `${base}/data.raw` })).rejects.toThrow(/unable to verify the first certificate.*NODE_EXTRA_CA_CERTS=/);
+  });
+
+  /**
+   * NODE_EXTRA_CA_CERTS is read when node starts, as it is for the provider under pulumi: a fresh
+   * node with the built module (bin/, as the provider tests use it) reads the URL to the end.
+   */
+  async function readInFreshNode(sha256: string): Promise<string> {
+    const script = `require(${JSON.stringify(join(__dirname, "../../bin/provider/content/index.js"))})
+      .openContent({ url: process.argv[1], sha256: process.argv[2] })
+      .then(async (c) => { let n = 0; for await (const b of c.stream()) n += b.length; console.log("read", n, c.sourceSize); })
+      .catch((e) => console.log(e.constructor.name, e.message));`;
+    // Not execFileSync: the server answering it runs in this process.
+    const { stdout } = await promisify(execFile)(process.execPath, ["-e", script, `${base}/data.raw`, sha256], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(pki, "server/cacert.pem") }, encoding: "utf8", timeout: 60_000,
+    });
+    return stdout.trim();
+  }
+
+  test("with the CA in NODE_EXTRA_CA_CERTS the bytes arrive, checked against sha256", async () => {
+    expect(await readInFreshNode(sha(DATA))).toBe(`read ${DATA.length} ${DATA.length}`);
+  });
+
+  test("a wrong sha256 over https fails the transfer", async () => {
+    expect(await readInFreshNode("00".repeat(32))).toMatch(/^ChecksumMismatchError .*/);
   });
 });

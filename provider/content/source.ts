@@ -105,6 +105,14 @@ function get(url: URL, idleMs: number, what: string): Promise<http.IncomingMessa
       response?.destroy(e);
       req.destroy(e);
     });
-    req.on("error", (e) => reject(new Error(`${what}: ${e.message}`)));
+    req.on("error", (e) => reject(new Error(`${what}: ${e.message}${certificateHint(e)}`)));
   });
+}
+
+/** Node trusts its own CA bundle only: say how to add a private CA (it is read at process start). */
+function certificateHint(e: NodeJS.ErrnoException): string {
+  const untrusted = ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT"];
+  return untrusted.includes(e.code ?? "")
+    ? "; the server's certificate is not signed by a CA Node trusts: for a private CA, run pulumi with NODE_EXTRA_CA_CERTS=/path/to/ca.pem"
+    : "";
 }
