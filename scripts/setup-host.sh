@@ -8,7 +8,7 @@ packages=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils  # the hypervisor
   dnsmasq-base iptables                                             # libvirt networks (DHCP, NAT)
   iproute2                                                          # ip: host bridges and routes in tests (not in minimal images)
-  lvm2                                                              # logical storage pools
+  lvm2 e2fsprogs                                                    # logical storage pools; mkfs.ext4/debugfs: a device with data on it
   busybox-static                                                    # the test guest (test/guest)
   genisoimage util-linux                                            # isoinfo/blkid cross-check our ISO writer
   xz-utils gzip                                                     # compressed volume sources in tests

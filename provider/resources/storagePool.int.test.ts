@@ -513,3 +513,33 @@ test("concurrency: five pools created and deleted at once through one provider",
     expect(existsSync(`${ROOT}/${name}`)).toBe(false);
   }
 });
+
+describe("a device that holds data is never formatted (build only formats blank devices)", () => {
+  // A loop device with an ext4 filesystem on it, and a pool that would need another format: the
+  // build is refused, the filesystem (same UUID, same file in it) survives, no pool is left.
+  const cases: [string, (name: string, loop: string) => any][] = [
+    ["logical", (name, loop) => ({ name, type: "logical", source: { name: `pltvg${randomBytes(4).toString("hex")}`, devices: [loop] } })],
+    ["fs", (name, loop) => ({ name, type: "fs", source: { devices: [loop], format: "xfs" }, target: { path: `${ROOT}/${name}` } })],
+  ];
+  test.each(cases)("%s on an ext4 device: create fails naming the format, the filesystem is intact", async (type, make) => {
+    const name = uniqueName(`plt-keep-${type}`);
+    pools.add(name);
+    const image = `/var/tmp/${name}.img`;
+    files.push(image);
+    sh("truncate", "-s", "64M", image);
+    sh("mkfs.ext4", "-q", "-L", "keep", image);
+    sh("debugfs", "-w", "-R", "write /etc/os-release kept.txt", image);
+    const loop = sh("losetup", "-f", "--show", image).trim();
+    loops.push(loop);
+    const uuid = sh("blkid", "-o", "value", "-s", "UUID", loop).trim();
+    expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+
+    const inputs = await checked(p, make(name, loop));
+    await expect(p.create(inputs)).rejects.toThrow(/does not match the expected format .*forced overwrite is necessary/);
+
+    expect(sh("blkid", "-o", "value", "-s", "TYPE", loop).trim()).toBe("ext4");
+    expect(sh("blkid", "-o", "value", "-s", "UUID", loop).trim()).toBe(uuid);
+    expect(sh("debugfs", "-R", "cat kept.txt", loop)).toBe(readFileSync("/etc/os-release", "utf8"));
+    expect(listed(name)).toBeUndefined();
+  });
+});
