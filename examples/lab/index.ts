@@ -61,6 +61,9 @@ interface VmArgs {
   memory: string;
   vcpus: number;
   networks: pulumi.Input<string>[];
+  /** running (default), paused, shutoff or saved: changed live, like autostart. */
+  state?: libvirt.DomainArgs["state"];
+  autostart?: boolean;
 }
 
 function vm(a: VmArgs): libvirt.Domain {
@@ -90,6 +93,8 @@ function vm(a: VmArgs): libvirt.Domain {
     ],
     interfaces: a.networks.map((network) => ({ network })),
     console: { type: "pty" },
+    state: a.state,
+    autostart: a.autostart,
     waitForIp: true,
   });
 }
@@ -110,6 +115,8 @@ const node = vm({
   memory: image ? "1GiB" : "256MiB",
   vcpus: 1,
   networks: config.getBoolean("nodeNat") ? [iso.name, nat.name] : [iso.name],
+  state: config.get("nodeState") as libvirt.DomainArgs["state"],
+  autostart: config.getBoolean("nodeAutostart"),
 });
 
 export const ips = { gw: gw.ipAddress, node: node.ipAddress };

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { TEST_URI, virsh } from "../util";
 import { startTlsDaemon, TlsDaemon } from "../remote/fixtures";
 import {
-  applyStep, ChangeSummary, changeCount, discoverPrograms, E2eSpec, e2ePrefix, eventually, expand, freeOctet, leftovers, opsOf, Program,
+  applyStep, ChangeSummary, changeCount, discoverPrograms, E2eSpec, e2ePrefix, eventually, expand, freeOctets, leftovers, opsOf, Program,
   purge, readE2eSpec, REPO, reportTimings, run, Sandbox, Stack, Step, steps, summaryOf, symlinkFarm,
 } from "./harness";
 
@@ -70,7 +70,7 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
   let work: string;
   let remote: TlsDaemon | undefined;
   const remoteHost = () => ({ uri: vars.remoteUri, dir: vars.remoteDir });
-  /** Placeholder values for e2e.json: ${prefix}, ${uri}, ${octet}, ${prepare}, ${remoteUri}, ${remoteDir}. */
+  /** Placeholder values for e2e.json: ${prefix}, ${uri}, ${octet}, ${octet2}, ${prepare}, ${remoteUri}, ${remoteDir}. */
   const vars: Record<string, string> = { prefix, uri: TEST_URI };
   const configOf = (c: Record<string, string> | undefined) =>
     Object.fromEntries(Object.entries(c ?? {}).map(([k, v]) => [k, expand(v, vars)]));
@@ -105,7 +105,7 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
       const r = await run(cmd, args, { cwd: REPO, env: sandbox.env, label: `prepare: ${spec!.prepare.join(" ")}` });
       vars.prepare = r.stdout.trim().split("\n").pop() ?? "";
     }
-    if (JSON.stringify(spec).includes("${octet}")) vars.octet = freeOctet();
+    if (JSON.stringify(spec).includes("${octet")) [vars.octet, vars.octet2] = freeOctets(2);
     if (spec!.remoteHost === "tls") {
       remote = await startTlsDaemon();
       Object.assign(vars, { remoteUri: remote.tlsUri(), remoteDir: remote.home });
@@ -174,7 +174,7 @@ describe.each(programs.map((p) => [p.name, p] as [string, Program]))("%s", (_nam
       expect(await Promise.all(step.unchanged.map(output))).toEqual(unchangedBefore);
       for (const c of step.checks) {
         const [cmd, ...args] = c.command.map((a) => expand(a, vars));
-        await eventually(cmd, args, new RegExp(c.match));
+        await eventually(cmd, args, new RegExp(expand(c.match, vars)));
       }
       const resources = await s.resources();
       for (const [logical, want] of Object.entries(step.outputs)) {

@@ -517,8 +517,8 @@ export async function eventually(cmd: string, args: string[], re: RegExp, ms = 9
   }
 }
 
-/** A /24 in 192.168.150-249 that no host interface and no libvirt network uses: ${octet}. */
-export function freeOctet(): string {
+/** count distinct /24s in 192.168.150-249 that no host interface and no libvirt network uses (${octet}, ${octet2}). */
+export function freeOctets(count: number): string[] {
   const used = new Set<number>();
   const collect = (text: string) => {
     for (const m of text.matchAll(/192\.168\.(\d+)\./g)) used.add(Number(m[1]));
@@ -536,8 +536,18 @@ export function freeOctet(): string {
     }
   }
   const free = Array.from({ length: 100 }, (_, i) => 150 + i).filter((o) => !used.has(o));
-  if (!free.length) throw new Error("no free 192.168.150-249.0/24 for a test network");
-  return String(free[randomBytes(1)[0] % free.length]);
+  if (free.length < count) throw new Error(`no ${count} free 192.168.150-249.0/24 for test networks`);
+  const picked: number[] = [];
+  while (picked.length < count) {
+    const o = free[randomBytes(1)[0] % free.length];
+    if (!picked.includes(o)) picked.push(o);
+  }
+  return picked.map(String);
+}
+
+/** One free 192.168.X.0/24 (X of 150-249) for a test network. */
+export function freeOctet(): string {
+  return freeOctets(1)[0];
 }
 
 /**
